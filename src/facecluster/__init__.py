@@ -1,0 +1,3 @@
+"""facecluster: a reproducible benchmark study of face clustering."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,341 @@
+"""Typed configuration: ``params.yaml`` validated into frozen pydantic objects.
+
+``load_params`` is the only reader of params.yaml.  Every model forbids unknown keys, so a
+typo fails at load time with one error that names the key, its location and the allowed keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DetectorName = Literal["mtcnn", "haar", "none"]
+
+
+class ConfigError(ValueError):
+    """params.yaml does not validate; the message names each offending key."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# datasets
+# --------------------------------------------------------------------------------------------
+class _DatasetBase(Strict):
+    detector: DetectorName = "mtcnn"
+    max_images: int | None = Field(
+        default=None, ge=1, description="take only the first N images (sorted) — for smoke runs"
+    )
+
+
+class PersonalDataset(_DatasetBase):
+    """A folder with one sub-folder per person; images recognised by content."""
+
+    kind: Literal["personal"]
+    path: str = "data/raw/personal"
+
+
+class LfwDataset(_DatasetBase):
+    """Labeled Faces in the Wild, keeping people with at least ``min_images_per_identity``."""
+
+    kind: Literal["lfw"]
+    variant: Literal["deepfunneled", "funneled", "original"] = "deepfunneled"
+    min_images_per_identity: int = Field(default=3, ge=1)
+    pairs_faces: bool = Field(
+        default=True,
+        description="also extract faces of images named by pairs.txt (verification protocol)",
+    )
+
+
+class MuctDataset(_DatasetBase):
+    """MUCT: official archives or any folder of MUCT-named images (``i000qa-fn.jpg``)."""
+
+    kind: Literal["muct"]
+    path: str | None = Field(
+        default=None, description="a folder of MUCT-named images; default: mirror or download"
+    )
+
+
+class EmbeddingsDataset(Strict):
+    """Precomputed vectors: an ``.npz`` with ``embeddings`` (n, d) and ``labels`` (n,)."""
+
+    kind: Literal["embeddings"]
+    path: str
+
+
+DatasetSpec = Annotated[
+    PersonalDataset | LfwDataset | MuctDataset | EmbeddingsDataset, Field(discriminator="kind")
+]
+
+
+# --------------------------------------------------------------------------------------------
+# face detection and crops
+# --------------------------------------------------------------------------------------------
+class MtcnnSettings(Strict):
+    margin: int = Field(default=14, ge=0, description="pixels of margin in the 160 px crop")
+    min_face_size: int = Field(default=20, ge=4)
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    factor: float = Field(default=0.709, gt=0, lt=1)
+    batch_size: int = Field(default=32, ge=1)
+
+
+class HaarSettings(Strict):
+    cascade: str = "haarcascade_frontalface_alt2.xml"
+    scale_factor: float = Field(default=1.1, gt=1)
+    min_neighbors: int = Field(default=3, ge=0)
+    min_size: int = Field(default=20, ge=1)
+    margin: int = Field(default=14, ge=0)
+
+
+class DetectorSettings(Strict):
+    mtcnn: MtcnnSettings = MtcnnSettings()
+    haar: HaarSettings = HaarSettings()
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class CropSettings(Strict):
+    """Aligned crops written by the faces stage, one array per embedder family."""
+
+    facenet_size: int = Field(default=160, ge=16)
+    lightcnn_size: int = Field(default=128, ge=16)
+    sample_grid: int = Field(default=48, ge=0, description="crops shown in the faces report")
+
+
+# --------------------------------------------------------------------------------------------
+# models and embedding
+# --------------------------------------------------------------------------------------------
+class FacenetModel(Strict):
+    kind: Literal["facenet"]
+    weights: Literal["casia-webface", "vggface2"] = "casia-webface"
+    batch_size: int = Field(default=64, ge=1)
+
+
+class LightcnnModel(Strict):
+    kind: Literal["lightcnn"]
+    variant: Literal["9", "29", "29v2", "v4"] = "v4"
+    checkpoint: str | None = Field(
+        default=None, description="user-supplied checkpoint for 9/29/29v2 (v4 is acquired)"
+    )
+    batch_size: int = Field(default=64, ge=1)
+
+
+ModelSpec = Annotated[FacenetModel | LightcnnModel, Field(discriminator="kind")]
+
+
+class EmbedSettings(Strict):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_workers: int = Field(default=0, ge=0)
+    umap_neighbors: int = Field(default=15, ge=2)
+    tsne_perplexity: float = Field(default=30.0, gt=0)
+    map_max_points: int = Field(default=3000, ge=10)
+
+
+# --------------------------------------------------------------------------------------------
+# sweep: the per-method grids come from the clustering registry (one source of truth)
+# --------------------------------------------------------------------------------------------
+def _sweep_methods_model() -> type[Strict]:
+    """``SweepMethods``: one optional field per registered method, its grid model as type.
+
+    A method set to ``null`` is left out of the sweep; a method not mentioned runs its
+    default grid.  Unknown method names and unknown parameters fail (``extra="forbid"``).
+    """
+    from pydantic import create_model
+
+    from facecluster.cluster.registry import ALGORITHMS
+
+    fields: dict[str, Any] = {
+        name: (spec.grid | None, Field(default_factory=spec.grid, description=spec.summary))
+        for name, spec in ALGORITHMS.items()
+    }
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "SweepMethods", __base__=Strict, __doc__="Grids of the sweep, by method.", **fields
+    )
+
+
+SweepMethods = _sweep_methods_model()
+
+
+class SweepSettings(Strict):
+    """The clustering protocol: subsets, methods with their grids, and the executor."""
+
+    n_subsets: int = Field(default=30, ge=1, description="random subsets per dataset")
+    fraction: float = Field(default=0.8, description="subset size as a fraction of the faces")
+    replace: bool = Field(
+        default=False, description="draw with replacement (the Castiel report's sampling)"
+    )
+    n_jobs: int = Field(default=1, description="parallel workers (joblib; -1: all cores)")
+    executor: Literal["serial", "joblib", "dask"] = "joblib"
+    scheduler: str | None = Field(
+        default=None,
+        description="dask scheduler address (tcp://host:8786); none: a local dask cluster",
+    )
+    methods: SweepMethods = Field(default_factory=SweepMethods)  # type: ignore[valid-type]
+
+    @field_validator("fraction")
+    @classmethod
+    def _fraction_in_unit_interval(cls, v: float) -> float:
+        if not 0.0 < v <= 1.0:
+            raise ValueError(f"fraction must be in (0, 1], got {v}")
+        return v
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs_nonzero(cls, v: int) -> int:
+        if v == 0 or v < -1:
+            raise ValueError(f"n_jobs must be >= 1 or -1 (all cores), got {v}")
+        return v
+
+    def method_grids(self) -> dict[str, Any]:
+        """``{method: grid model}`` of the methods that run, in registry order."""
+        return {
+            name: grid
+            for name in type(self.methods).model_fields
+            if (grid := getattr(self.methods, name)) is not None
+        }
+
+
+class ReportSettings(Strict):
+    gallery_rows: int = Field(default=5, ge=0)
+    gallery_faces: int = Field(default=8, ge=1)
+
+
+class StudySettings(Strict):
+    """Which datasets and models the pipeline fans out over (dvc.yaml ``foreach``/``matrix``)."""
+
+    datasets: list[str]
+    models: list[str]
+
+
+class Params(Strict):
+    seed: int = Field(ge=0)
+    study: StudySettings
+    datasets: dict[str, DatasetSpec]
+    detector: DetectorSettings = DetectorSettings()
+    crops: CropSettings = CropSettings()
+    models: dict[str, ModelSpec]
+    embed: EmbedSettings = EmbedSettings()
+    sweep: SweepSettings = SweepSettings()
+    report: ReportSettings = ReportSettings()
+
+    @model_validator(mode="after")
+    def _study_names_exist(self) -> Params:
+        for name in self.study.datasets:
+            if name not in self.datasets:
+                raise ValueError(
+                    f"study.datasets names {name!r}, which is not defined under datasets "
+                    f"(defined: {sorted(self.datasets)})"
+                )
+        for name in self.study.models:
+            if name not in self.models:
+                raise ValueError(
+                    f"study.models names {name!r}, which is not defined under models "
+                    f"(defined: {sorted(self.models)})"
+                )
+        return self
+
+    def dataset(self, name: str) -> PersonalDataset | LfwDataset | MuctDataset | EmbeddingsDataset:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown dataset {name!r}; params.yaml defines {sorted(self.datasets)}"
+            ) from None
+
+    def model(self, name: str) -> FacenetModel | LightcnnModel:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown model {name!r}; params.yaml defines {sorted(self.models)}"
+            ) from None
+
+
+def _allowed_keys(model: type[BaseModel] | None) -> list[str]:
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _model_at(loc: Sequence[Any]) -> type[BaseModel] | None:
+    """The pydantic model that owns the mapping at ``loc`` (best effort, for error messages)."""
+    current: Any = Params
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return current if part == loc[-1] else None
+        current = _unwrap(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    args = getattr(annotation, "__args__", None)
+    if args:
+        for arg in args:
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
+    return annotation
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} invalid setting(s)"]
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(err["loc"][:-1]) if len(err["loc"]) > 1 else Params
+            allowed = ", ".join(_allowed_keys(owner)) or "?"
+            lines.append(f"  unknown key '{key}' (allowed here: {allowed})")
+        elif err["type"] == "missing":
+            lines.append(f"  missing key '{key}'")
+        else:
+            lines.append(f"  '{key}': {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_params(data: Mapping[str, Any], source: str = "params") -> Params:
+    """Validate a params mapping; raises :class:`ConfigError` naming every bad key."""
+    try:
+        return Params.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml`` (the only reader of that file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file not found: {path.resolve()}")
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    return parse_params(data, str(path))
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML), like ``dvc exp run -S``."""
+    out: dict[str, Any] = yaml.safe_load(yaml.safe_dump(data))  # deep copy
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node: Any = out
+        for part in parts[:-1]:
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key!r}: {part!r} is not a mapping")
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def read_params_dict(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """The raw mapping of a params file (for overrides before validation)."""
+    with Path(path).open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}

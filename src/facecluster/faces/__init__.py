@@ -1,0 +1,1 @@
+"""Face detection, alignment and the per-dataset face manifest."""

@@ -1,0 +1,1 @@
+"""Tables, figures and HTML helpers for the stage reports."""

@@ -1,0 +1,34 @@
+"""Shared fixtures: the project root, the shared data mirror (skips when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FACECLUSTER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the checkout; tests that need it skip with the reason."""
+    if not (SHARED_DATA / "lfw").is_dir():
+        pytest.skip(
+            f"needs the real face data at {SHARED_DATA} (../shared/data beside the checkout; "
+            "absent in a user's clone) — set FACECLUSTER_SHARED_DATA to point elsewhere"
+        )
+    return SHARED_DATA
+
+
+@pytest.fixture()
+def mirror(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared data as the offline mirror ($FACECLUSTER_MIRROR)."""
+    monkeypatch.setenv("FACECLUSTER_MIRROR", str(shared_data))
+    return shared_data

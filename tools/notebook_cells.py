@@ -1,0 +1,97 @@
+"""Cells of the template notebooks (thin: load config, call the package, show results)."""
+
+SETUP = """\
+%matplotlib inline
+import logging
+from IPython.display import HTML, Markdown, display
+from facecluster.config import load_params
+from facecluster.log import setup_logging
+from facecluster.paths import ProjectPaths
+
+setup_logging(logging.INFO)
+params = load_params(params_path)
+paths = ProjectPaths.from_root()"""
+
+FACES = [
+    ("code", 'dataset = "personal"\nparams_path = "params.yaml"', ["parameters"]),
+    ("code", SETUP, []),
+    ("code", """\
+from facecluster.faces.pipeline import extract_faces, load_crops
+from facecluster.faces.manifest import read_manifest
+from facecluster.report import faces as faces_report
+
+result = extract_faces(dataset, params, paths)
+summary = result.summary
+display(Markdown(f"# Faces: `{dataset}`"))
+display(Markdown(f"Dataset settings: `{params.dataset(dataset).model_dump()}`"))""", []),
+    ("code", """\
+if result.skipped:
+    display(Markdown(f"**Dataset `{dataset}` was skipped: {summary['reason']}.** "
+                     "Nothing from it enters the embeddings, the sweep or the study report."))
+display(faces_report.overview_table(summary))""", []),
+    ("code", """\
+manifest = read_manifest(paths.manifest(dataset))
+if not result.skipped:
+    display(Markdown("## Failures by reason"))
+    display(faces_report.failure_reasons(manifest))
+    display(Markdown("## Files without a face crop (first 50)"))
+    display(faces_report.failures_table(manifest))""", []),
+    ("code", """\
+if not result.skipped:
+    display(Markdown("## Faces per identity"))
+    display(faces_report.identity_histogram(manifest))
+    display(Markdown("## Sample crops (FaceNet input)"))
+    display(faces_report.sample_grid(load_crops(result.out_dir, "facenet"), manifest,
+                                     params.crops.sample_grid, seed=params.seed))""", []),
+]
+
+EMBED = [
+    ("code", 'dataset = "lfw"\nmodel = "facenet"\nparams_path = "params.yaml"', ["parameters"]),
+    ("code", SETUP, []),
+    ("code", """\
+from facecluster.embed.stage import run_embed_stage
+from facecluster.embed.extract import load_embedding_file
+from facecluster.report import projection
+
+info = run_embed_stage(dataset, model, params, paths)
+display(Markdown(f"# Embeddings: `{dataset}` × `{model}`"))
+display(Markdown(f"Model settings: `{params.model(model).model_dump()}`"))
+if info.get("skipped"):
+    display(Markdown(f"**Dataset `{dataset}` was skipped by the faces stage: {info['reason']}.**"))
+else:
+    display(Markdown(
+        f"{info['study_faces']} faces of {info['identities']} identities in the clustering set "
+        f"({info['faces']} embedded in all), {info['dim']}-d, L2-normalised; "
+        f"{info['images_per_second']} images/s on `{info['device']}`; "
+        f"weights sha256 `{info['weights_sha256']}`."))""", []),
+    ("code", """\
+if "verification" in info:
+    v = info["verification"]
+    display(Markdown("## LFW verification (10 folds of pairs.txt, threshold chosen on 9 folds)"))
+    display(Markdown(
+        f"**Accuracy {100 * v['accuracy']:.2f}% ± {100 * v['accuracy_std']:.2f}** "
+        f"over {v['pairs_scored']} of {v['pairs']} pairs "
+        f"({v['pairs_missing_face']} pairs had an image without a detected face; "
+        f"counting them as errors: {100 * v['accuracy_all_pairs']:.2f}%)."))""", []),
+    ("code", """\
+if not info.get("skipped"):
+    z = load_embedding_file(paths.embeddings(dataset, model))
+    x, labels = z["embeddings"], z["labels"]
+    same, diff = projection.pair_distance_samples(x, labels, n_pairs=20000, seed=params.seed)
+    threshold = info["verification"]["thresholds"][0] if "verification" in info else None
+    display(Markdown("## Distances: same vs different identity"))
+    display(projection.distance_histogram(same, diff, title=f"{dataset} × {model}", threshold=threshold))""", []),
+    ("code", """\
+if not info.get("skipped"):
+    pick = projection.subsample(labels, params.embed.map_max_points, params.seed, dataset, model)
+    display(Markdown(f"## 2-D maps ({len(pick)} faces; the 20 largest identities in colour)"))
+    for method in ("umap", "tsne"):
+        coords = projection.project(x[pick], method, seed=params.seed,
+                                    n_neighbors=params.embed.umap_neighbors,
+                                    perplexity=params.embed.tsne_perplexity)
+        display(projection.save_map(
+            coords, labels[pick], paths.report_dir("embed") / f"{dataset}-{model}-{method}.png",
+            title=f"{method.upper()}: {dataset} × {model}"))""", []),
+]
+
+NOTEBOOKS = {"10-faces.ipynb": FACES, "20-embed.ipynb": EMBED}
