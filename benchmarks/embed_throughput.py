@@ -1,0 +1,74 @@
+"""Embed-stage throughput vs the bare model forward, same batches, same process.
+
+    python benchmarks/embed_throughput.py --dataset lfw --model facenet [--limit 1024]
+
+Needs the faces and weights stages' outputs (data/faces/<dataset>, data/models/<model>).
+Prints images/s of (a) the bare ``module(x)`` on pre-made input tensors and (b) the embed
+stage's own loop (DataLoader over the memory-mapped crops + preprocessing + forward +
+L2-normalisation), and their ratio (target ≥ 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from facecluster.config import load_params
+from facecluster.embed.extract import embed_batches, make_loader
+from facecluster.embed.models import load_embedder
+from facecluster.faces.manifest import read_manifest
+from facecluster.faces.pipeline import load_crops
+from facecluster.paths import ProjectPaths
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default="lfw")
+    ap.add_argument("--model", default="facenet")
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--limit", type=int, default=1024, help="number of faces (0 = all)")
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+
+    params = load_params(args.params)
+    paths = ProjectPaths.from_root()
+    spec = params.model(args.model)
+    emb = load_embedder(args.model, spec, paths, params.embed.device)
+    man = read_manifest(paths.manifest(args.dataset))
+    rows = man.loc[man["status"] == "ok", "crop_index"].sort_values().to_numpy()
+    if args.limit:
+        rows = rows[: args.limit]
+    crops = load_crops(paths.faces(args.dataset), emb.crop_family)
+    bs = spec.batch_size
+    inputs = [emb.preprocess(np.asarray(crops[rows[i : i + bs]])).to(emb.device) for i in range(0, len(rows), bs)]
+
+    @torch.inference_mode()
+    def bare() -> None:
+        for x in inputs:
+            emb.module(x)
+
+    def stage() -> None:
+        embed_batches(emb, make_loader(crops, rows, bs, params.embed.num_workers), progress=False)
+
+    bare()  # warm-up
+    t_bare, t_stage = [], []
+    for _ in range(args.repeats):  # interleaved, best of N
+        t0 = time.perf_counter()
+        bare()
+        t_bare.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        stage()
+        t_stage.append(time.perf_counter() - t0)
+    n = len(rows)
+    ips_bare, ips_stage = n / min(t_bare), n / min(t_stage)
+    print(f"model {args.model} on {emb.device}, {n} faces of {args.dataset}, batch {bs}, torch threads {torch.get_num_threads()}")
+    print(f"bare forward : {ips_bare:8.1f} images/s")
+    print(f"embed stage  : {ips_stage:8.1f} images/s")
+    print(f"ratio        : {ips_stage / ips_bare:8.3f}  (target >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Face embedders (FaceNet, LightCNN) and the acquisition of their pretrained weights."""
