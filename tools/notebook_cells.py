@@ -78,7 +78,8 @@ if not info.get("skipped"):
     z = load_embedding_file(paths.embeddings(dataset, model))
     x, labels = z["embeddings"], z["labels"]
     same, diff = projection.pair_distance_samples(x, labels, n_pairs=20000, seed=params.seed)
-    threshold = info["verification"]["thresholds"][0] if "verification" in info else None
+    ths = info.get("verification", {}).get("thresholds") or []
+    threshold = sum(ths) / len(ths) if ths else None  # mean of the 10 fold thresholds
     display(Markdown("## Distances: same vs different identity"))
     display(projection.distance_histogram(same, diff, title=f"{dataset} × {model}", threshold=threshold))""", []),
     ("code", """\
@@ -94,4 +95,35 @@ if not info.get("skipped"):
             title=f"{method.upper()}: {dataset} × {model}"))""", []),
 ]
 
-NOTEBOOKS = {"10-faces.ipynb": FACES, "20-embed.ipynb": EMBED}
+SWEEP = [
+    ("code", 'dataset = "lfw"\nmodel = "facenet"\nparams_path = "params.yaml"', ["parameters"]),
+    ("code", SETUP, []),
+    ("code", """\
+from facecluster.sweep_stage import sweep_stage
+from facecluster.report import sweep as sweep_report
+
+results = sweep_stage(dataset, model, params, paths)
+display(Markdown(f"# Clustering sweep: `{dataset}` × `{model}`"))
+s = params.sweep
+display(Markdown(
+    f"Protocol: {s.n_subsets} random subsets of {s.fraction:.0%} of the faces, drawn "
+    f"{'with' if s.replace else 'without'} replacement (seed {params.seed}); "
+    "K-based methods get the true number of identities of each subset."))""", []),
+    ("code", """\
+if results.empty:
+    display(Markdown(f"**Dataset `{dataset}` was skipped: no faces, nothing to cluster.**"))
+else:
+    display(Markdown("## Best parameter of each method (mean ± 2σ over the subsets)"))
+    display(sweep_report.best_table(results))""", []),
+    ("code", """\
+if not results.empty:
+    display(Markdown("## Scores against the parameter"))
+    for method, param, group in [("dbscan", "eps", None), ("meanshift", "bandwidth", None),
+                                 ("rank_order", "threshold", "k"),
+                                 ("chinese_whispers", "threshold", None)]:
+        if method in set(results["method"]):
+            display(sweep_report.curve_figure(results, method, param, group=group,
+                                              title=f"{method}: {dataset} × {model}"))""", []),
+]
+
+NOTEBOOKS = {"10-faces.ipynb": FACES, "20-embed.ipynb": EMBED, "30-sweep.ipynb": SWEEP}

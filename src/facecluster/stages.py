@@ -24,17 +24,29 @@ def weights(model: str, params_path: str) -> None:
     log.info("weights of %s: %s (sha256 %s)", model, path, file_hash(path))
 
 
+def subsets(dataset: str, params_path: str) -> None:
+    """The subsets stage: the n_subsets × fraction index sets of one dataset."""
+    from facecluster.sweep_stage import subsets_stage
+
+    subsets_stage(dataset, load_params(params_path), ProjectPaths.from_root())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m facecluster.stages")
     sub = parser.add_subparsers(dest="stage", required=True)
     w = sub.add_parser("weights", help="obtain and verify the weights of a model")
     w.add_argument("model")
     w.add_argument("--params", default="params.yaml")
+    s = sub.add_parser("subsets", help="draw the subsets of a dataset (shared by all models)")
+    s.add_argument("dataset")
+    s.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     setup_logging()
     try:
         if args.stage == "weights":
             weights(args.model, args.params)
+        elif args.stage == "subsets":
+            subsets(args.dataset, args.params)
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -29,7 +29,8 @@ def run_embed_stage(dataset: str, model: str, params: Params, paths: ProjectPath
                 paths.report_dir("embed") / f"{dataset}-{model}-{method}.png",
                 f"{dataset}: skipped ({info.get('reason')})",
             )
-    if not info.get("skipped") and params.dataset(dataset).kind == "lfw":
+    spec = params.dataset(dataset)
+    if not info.get("skipped") and spec.kind == "lfw" and spec.pairs_faces:
         info["verification"] = verify_lfw(dataset, model, params, paths)
     write_json(info, metrics_path(paths, dataset, model))
     return info

