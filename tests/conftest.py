@@ -32,3 +32,16 @@ def mirror(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The shared data as the offline mirror ($FACECLUSTER_MIRROR)."""
     monkeypatch.setenv("FACECLUSTER_MIRROR", str(shared_data))
     return shared_data
+
+
+@pytest.fixture(autouse=True)
+def _restore_facecluster_logging():
+    """CLI/stage entry points call setup_logging(); undo it so caplog sees records again."""
+    import logging
+
+    logger = logging.getLogger("facecluster")
+    state = (logger.level, list(logger.handlers), logger.propagate)
+    yield
+    logger.setLevel(state[0])
+    logger.handlers[:] = state[1]
+    logger.propagate = state[2]

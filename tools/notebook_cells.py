@@ -126,4 +126,94 @@ if not results.empty:
                                               title=f"{method}: {dataset} × {model}"))""", []),
 ]
 
-NOTEBOOKS = {"10-faces.ipynb": FACES, "20-embed.ipynb": EMBED, "30-sweep.ipynb": SWEEP}
+REPORT = [
+    ("code", 'params_path = "params.yaml"', ["parameters"]),
+    ("code", SETUP, []),
+    ("code", """\
+from facecluster.report.study import build_study_report
+
+report = build_study_report(params, paths)
+display(Markdown("# Face clustering study"))
+display(Markdown(
+    "Which method clusters faces best, on which kind of data, with which embedding; how "
+    "sensitive it is to its parameter, how fast it is, and how our numbers compare with the "
+    "published ones (R. Castiel, *FaceNet Clustering Analysis*, 2018)."))
+display(Markdown(report.protocol))
+if report.status_note:
+    display(Markdown(report.status_note))
+display(Markdown("Per-stage reports (faces found, embeddings, sweep of each dataset × model):"))
+display(HTML(report.links_html))""", []),
+    ("code", """\
+display(Markdown("## 1. Headline: the best setting of each method"))
+if report.empty:
+    display(Markdown("**No results: every dataset was skipped or its sweep has not run.**"))
+else:
+    display(report.headline)
+    display(report.best_settings)
+    display(Markdown(f"`dvc metrics show` prints these numbers (`reports/{report.metrics_path.name}`)."))""", []),
+    ("code", """\
+display(Markdown("## 2. Table I, regenerated: every method and parameter value"))
+display(Markdown(
+    "The Castiel report's Table I beside ours (ARI), then the scores it did not publish "
+    "(click a line to open or close a table). "
+    "K-based methods were given the true K (`K=true`). The report's *personal* set was private: "
+    "our `personal` row is another set of faces (see the notes at the end)."))
+for model, blocks in report.table_one_html.items():
+    display(Markdown(f"### {model}"))
+    for block in blocks:
+        display(HTML(block))""", []),
+    ("code", """\
+display(Markdown("## 3. Sensitivity to the parameter (mean ± 2σ over the subsets)"))
+for title, figure in report.curve_figures:
+    display(figure)
+if report.plot_files:
+    display(Markdown("DVC plot data (`dvc plots show`): "
+                     + ", ".join(f"`reports/plots/{p.name}`" for p in report.plot_files)))""", []),
+    ("code", """\
+display(Markdown("## 4. Clusters found vs true, and runtime"))
+if report.clusters_runtime is not None:
+    display(report.clusters_runtime)
+    display(report.runtime_figure)""", []),
+    ("code", """\
+display(Markdown("## 5. Embedding maps"))
+if not report.verification.empty:
+    display(Markdown("LFW 10-fold verification accuracy of the embeddings:"))
+    display(report.verification)
+display(HTML(report.maps_html))""", []),
+    ("code", """\
+display(Markdown("## 6. Error galleries: largest false merges and false splits"))
+display(Markdown(
+    "Best setting of each method, recomputed on subset 0 with the sweep's seeds. A *merge* is "
+    "a cluster holding several people (captions: identity); a *split* is one person spread over "
+    "clusters (captions: cluster, and the condition in the file name where there is one). "
+    "Click a line to open its gallery."))
+for gallery in report.galleries:
+    display(HTML(gallery.html))
+if report.conditions is not None:
+    display(Markdown("### Which conditions are split off?"))
+    display(report.conditions)
+    display(Markdown(report.conditions_note))""", []),
+    ("code", """\
+display(Markdown("## 7. Statistics"))
+display(Markdown("### Paired comparison of the best two methods"))
+if report.paired is not None:
+    display(report.paired)
+display(Markdown(
+    "### Parameter transfer: is the best eps / bandwidth the same for every dataset?"))
+for title, table in report.transfer:
+    display(table)
+if report.transfer_note:
+    display(Markdown(report.transfer_note))""", []),
+    ("code", """\
+display(Markdown("## 8. Reproduction notes"))
+display(Markdown(report.notes))
+if report.beyond_table is not None:
+    display(report.beyond_table)""", []),
+]
+
+NOTEBOOKS = {
+    "10-faces.ipynb": FACES,
+    "20-embed.ipynb": EMBED,
+    "30-sweep.ipynb": SWEEP,
+    "40-report.ipynb": REPORT,
+}

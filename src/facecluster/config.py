@@ -330,7 +330,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         for part in parts[:-1]:
             if not isinstance(node, dict):
                 raise ConfigError(f"override {key!r}: {part!r} is not a mapping")
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or null (e.g. a disabled method)
+                node[part] = {}
+            node = node[part]
         node[parts[-1]] = yaml.safe_load(raw)
     return out
 

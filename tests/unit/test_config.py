@@ -78,3 +78,10 @@ def test_overrides_like_dvc_exp_run(project_root):
     assert params.dataset("personal").path == "/x/y"
     with pytest.raises(ConfigError):
         apply_overrides(data, ["novalue"])
+
+
+def test_override_below_a_null_entry(project_root):
+    data = _base(project_root)
+    data["sweep"].setdefault("methods", {})["rank_order"] = None
+    out = apply_overrides(data, ["sweep.methods.rank_order.k=[20]"])
+    assert out["sweep"]["methods"]["rank_order"] == {"k": [20]}

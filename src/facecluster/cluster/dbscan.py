@@ -1,0 +1,273 @@
+"""DBSCAN with ``min_samples=1`` as single linkage: one spanning forest, cut at every eps.
+
+With ``min_samples=1`` every point is a core point (its own neighbourhood counts), so
+``sklearn.cluster.DBSCAN(eps, min_samples=1)`` returns the connected components of the
+graph with an edge wherever the euclidean distance is ``<= eps``: single linkage cut at
+``eps``.  The components of ``{edges with d <= t}`` for *every* ``t`` are those of the
+minimum spanning forest's edges ``<= t``, so one forest per ``X`` serves a whole eps grid.
+
+Exactness
+    scikit-learn numbers clusters in the order of the lowest point index of each (its
+    ``dbscan_inner`` starts a new label at each still-unlabelled point, scanning ``i`` up);
+    we number the same way.  Which pairs are within ``eps`` is decided with distances that
+    differ from scikit-learn's by rounding only: both compute ``d²`` in float64 with an error
+    of at most ``(d + 3) eps (|x| + |y|)²``.  Let ``tol`` be twice that bound for the largest
+    norm.  scikit-learn's edge set lies between our edges ``d² <= eps² - tol`` and our edges
+    ``d² <= eps² + tol``; when no forest edge has ``d²`` in between (the usual case), both
+    give the same components and the labels are identical.  Otherwise that eps is
+    delegated to ``sklearn.cluster.DBSCAN`` itself, so the result is identical always.
+
+Memory
+    The forest is built block by block (``_BLOCK`` rows of the Gram matrix at a time): the
+    candidate edges of a block (pairs with ``d² <= max(eps)² + tol``) are merged with the
+    forest so far by Kruskal's algorithm (an edge left out of the forest of a subset of the
+    edges is the heaviest on a cycle, so never in the forest of all edges), so memory stays
+    ``O(n + edges per block)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+from numba import njit
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import DBSCAN
+from sklearn.utils.validation import check_array
+
+__all__ = ["SingleLinkageDBSCAN", "dbscan_grid", "single_linkage_forest"]
+
+logger = logging.getLogger(__name__)
+
+_BLOCK = 512
+_EPS = float(np.finfo(np.float64).eps)
+
+
+@njit(cache=True, nogil=True)
+def _block_edges(gram, row0, xn, hi):  # pragma: no cover - compiled
+    """Pairs ``(i, j)``, ``j > i``, of rows ``row0 + a`` and columns ``row0 + c``.
+
+    ``gram[a, c] = x_{row0+a} · x_{row0+c}``; keeps ``d² = max(0, |x_i|² - 2 g + |x_j|²)
+    <= hi``.
+    """
+    b, m = gram.shape
+    count = 0
+    for a in range(b):
+        i = row0 + a
+        for c in range(a + 1, m):
+            d2 = max(0.0, xn[i] + (-2.0 * gram[a, c]) + xn[row0 + c])
+            if d2 <= hi:
+                count += 1
+    ei = np.empty(count, dtype=np.int64)
+    ej = np.empty(count, dtype=np.int64)
+    ew = np.empty(count, dtype=np.float64)
+    k = 0
+    for a in range(b):
+        i = row0 + a
+        for c in range(a + 1, m):
+            d2 = max(0.0, xn[i] + (-2.0 * gram[a, c]) + xn[row0 + c])
+            if d2 <= hi:
+                ei[k] = i
+                ej[k] = row0 + c
+                ew[k] = d2
+                k += 1
+    return ei, ej, ew
+
+
+@njit(cache=True, nogil=True)
+def _find(parent, i):  # pragma: no cover - compiled
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(cache=True, nogil=True)
+def _kruskal(n, ei, ej, ew, order):  # pragma: no cover - compiled
+    """Minimum spanning forest of the edges taken in ``order`` (ascending weight)."""
+    parent = np.arange(n)
+    size = np.ones(n, dtype=np.int64)
+    fi = np.empty(max(n - 1, 0), dtype=np.int64)
+    fj = np.empty(max(n - 1, 0), dtype=np.int64)
+    fw = np.empty(max(n - 1, 0), dtype=np.float64)
+    k = 0
+    for t in order:
+        a = _find(parent, ei[t])
+        b = _find(parent, ej[t])
+        if a == b:
+            continue
+        if size[a] < size[b]:
+            a, b = b, a
+        parent[b] = a
+        size[a] += size[b]
+        fi[k] = ei[t]
+        fj[k] = ej[t]
+        fw[k] = ew[t]
+        k += 1
+        if k == n - 1:
+            break
+    return fi[:k], fj[:k], fw[:k]
+
+
+@njit(cache=True, nogil=True)
+def _labels_at(n, fi, fj, n_edges):  # pragma: no cover - compiled
+    """Components of the first ``n_edges`` forest edges, numbered by lowest point index."""
+    parent = np.arange(n)
+    for t in range(n_edges):
+        a = _find(parent, fi[t])
+        b = _find(parent, fj[t])
+        if a != b:
+            if a < b:
+                parent[b] = a
+            else:
+                parent[a] = b
+    label_of_root = np.full(n, -1, dtype=np.int64)
+    labels = np.empty(n, dtype=np.int64)
+    nxt = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if label_of_root[r] < 0:
+            label_of_root[r] = nxt
+            nxt += 1
+        labels[i] = label_of_root[r]
+    return labels
+
+
+def _validate_X(X) -> np.ndarray:
+    return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True, order="C")
+
+
+def _validate_eps(eps) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, Real):
+        raise ValueError(f"eps must be a positive real number, got {eps!r}")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be > 0 and finite, got {eps!r}")
+    return float(eps)
+
+
+def _validate_min_samples(min_samples) -> int:
+    if isinstance(min_samples, bool) or not isinstance(min_samples, Integral) or min_samples < 1:
+        raise ValueError(f"min_samples must be an integer >= 1, got {min_samples!r}")
+    return int(min_samples)
+
+
+def single_linkage_forest(X, max_distance: float):
+    """Minimum spanning forest of the graph of pairs closer than ``max_distance`` (+ rounding).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated, C-ordered float array.
+    max_distance : float
+        Largest euclidean distance whose cut is wanted.
+
+    Returns
+    -------
+    fi, fj : ndarray of int64
+        End points of the forest edges, sorted by ascending weight.
+    fw : ndarray of float64
+        Squared euclidean distances of those edges (GEMM arithmetic, see module notes).
+    tol : float
+        Bound on the difference between these ``d²`` and scikit-learn's.
+    """
+    n, d = X.shape
+    X64 = np.asarray(X, dtype=np.float64)
+    xn = np.einsum("ij,ij->i", X64, X64)
+    tol = 4.0 * (d + 4) * _EPS * (2.0 * float(np.sqrt(xn.max()))) ** 2 if n else 0.0
+    hi = max_distance * max_distance + tol
+    fi = np.zeros(0, dtype=np.int64)
+    fj = np.zeros(0, dtype=np.int64)
+    fw = np.zeros(0, dtype=np.float64)
+    for s in range(0, n, _BLOCK):
+        gram = X64[s : s + _BLOCK] @ X64[s:].T
+        ei, ej, ew = _block_edges(gram, s, xn, hi)
+        ei = np.concatenate([fi, ei])
+        ej = np.concatenate([fj, ej])
+        ew = np.concatenate([fw, ew])
+        fi, fj, fw = _kruskal(n, ei, ej, ew, np.argsort(ew, kind="stable"))
+    return fi, fj, fw, tol
+
+
+def _check_eps_values(eps_values) -> list[float]:
+    return [_validate_eps(e) for e in eps_values]
+
+
+def dbscan_grid(X, eps_values: Sequence[float], *, min_samples: int = 1) -> list[np.ndarray]:
+    """DBSCAN labels for each eps; identical to ``sklearn.cluster.DBSCAN``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Points; euclidean distances (e.g. L2-normalised face embeddings).
+    eps_values : sequence of float
+        Neighbourhood radii, each > 0.
+    min_samples : int, default=1
+        With 1 (single linkage) one spanning forest serves every eps; otherwise each eps is
+        run by ``sklearn.cluster.DBSCAN`` (noise is ``-1`` there).
+
+    Returns
+    -------
+    list of ndarray
+        ``labels[i] == sklearn.cluster.DBSCAN(eps=eps_values[i],
+        min_samples=min_samples).fit(X).labels_``.
+    """
+    eps_list = _check_eps_values(eps_values)
+    min_samples = _validate_min_samples(min_samples)
+    X = _validate_X(X)
+    if not eps_list:
+        return []
+    if min_samples > 1:
+        return [DBSCAN(eps=e, min_samples=min_samples).fit(X).labels_ for e in eps_list]
+    n = len(X)
+    fi, fj, fw, tol = single_linkage_forest(X, max(eps_list))
+    out = []
+    for eps in eps_list:
+        t = eps * eps
+        if np.any((fw > t - tol) & (fw <= t + tol)):
+            # a forest edge too close to eps to decide by our arithmetic: ask scikit-learn
+            logger.debug("dbscan eps=%g: borderline edge, delegating to scikit-learn", eps)
+            out.append(DBSCAN(eps=eps, min_samples=1).fit(X).labels_)
+            continue
+        n_edges = int(np.searchsorted(fw, t, side="right"))
+        out.append(_labels_at(n, fi, fj, n_edges).astype(np.intp))
+    return out
+
+
+class SingleLinkageDBSCAN(ClusterMixin, BaseEstimator):
+    """DBSCAN whose ``min_samples=1`` case runs as single linkage cut at ``eps``.
+
+    Labels are identical to ``sklearn.cluster.DBSCAN(eps=eps, min_samples=min_samples)``
+    (euclidean).  With ``min_samples > 1`` the work is delegated to scikit-learn and noise
+    points get ``-1``; with ``min_samples == 1`` there is no noise.
+
+    Parameters
+    ----------
+    eps : float
+        Neighbourhood radius (euclidean; on L2-normalised embeddings in ``(0, 2]``).
+    min_samples : int, default=1
+        Points (itself included) a core point needs within ``eps``.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each point, numbered by the lowest point index of each cluster.
+    """
+
+    def __init__(self, *, eps: float, min_samples: int = 1):
+        self.eps = eps
+        self.min_samples = min_samples
+
+    def fit(self, X, y=None):
+        """Cluster ``X`` (array of shape ``(n_samples, n_features)``)."""
+        eps = _validate_eps(self.eps)
+        min_samples = _validate_min_samples(self.min_samples)
+        X = _validate_X(X)
+        self.labels_ = dbscan_grid(X, [eps], min_samples=min_samples)[0]
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Fit and return ``labels_``."""
+        return self.fit(X).labels_

@@ -1,0 +1,331 @@
+"""Approximate rank-order clustering (Otto, Wang, Jain, TPAMI 2018, arXiv:1604.00989).
+
+The algorithm (the paper's Algorithm 1, "approximate rank-order clustering"):
+
+1. the top-``k`` nearest-neighbour list of every face, from an exact **faiss** search
+   (``IndexFlatL2``, float32, squared euclidean distances);
+2. for every face ``a`` and every face ``b`` in ``a``'s list, the distance
+
+   ``d_m(a, b) = Σ_{i=1}^{min(O_a(b), k)} I_b(O_b(f_a(i)), k)``,
+   ``D_m(a, b) = (d_m(a, b) + d_m(b, a)) / min(O_a(b), O_b(a))``,
+
+   with ``f_a(i)`` the ``i``-th face of ``a``'s list, ``O_a(x)`` the rank of ``x`` in it and
+   ``I_b(x, k) = 0`` when ``x <= k`` (the face is in ``b``'s list), else 1;
+3. every pair with ``D_m < threshold`` linked, clusters the connected components
+   ("transitive merging").
+
+This is the single-round approximate algorithm only: no cluster-level normalised distance
+and no iterative merging of the original rank-order clustering (Zhu, Wen, Sun, CVPR 2011),
+and no cluster-quality filtering.
+
+Choices the paper leaves open, as implemented here
+    *List and ranks.*  ``a``'s list is ``a`` itself at rank 0 followed by its ``k``
+    nearest *other* faces at ranks ``1..k`` (faiss is asked for ``k + 1`` neighbours; ``a``
+    is removed from its own result wherever faiss placed it, or, if exact duplicates pushed
+    it out, the last result is dropped).  So ``O_a(b) ∈ {1..k}`` for ``b`` in the list and
+    ``I_b(x, k) = 0`` exactly when ``x <= k``; ``b`` itself (rank 0 in its own list)
+    always counts as present, so the ``i = O_a(b)`` term is 0.
+    *Ties.*  Faces at equal faiss distance keep the order faiss returns (deterministic for
+    a given input); the clustering depends on it only through which faces make a list.
+    *Which pairs.*  ``D_m(a, b)`` is computed for every ``b`` in ``a``'s list, as in the
+    paper; a pair is linked if either direction's value is below the threshold (the two
+    are equal when each is in the other's list).
+    *Non-mutual pairs.*  When ``a`` is not in ``b``'s list, ``O_b(a) > k``: the formula
+    itself then sums over all ``k`` faces of ``b``'s list in ``d_m(b, a)`` and divides by
+    ``O_a(b)``; we use exactly that (no "infinite distance" rule as in some public code).
+    *Threshold.*  Strictly below (``D_m < threshold``), the paper's "below".  ``D_m`` is a
+    ratio of small integers computed in float64, so equality is possible and stays
+    unlinked.  The default 1.6 is the project's; the paper tunes the threshold.
+    *k.*  ``k >= 2``; a ``k`` of ``n_samples`` or more uses all ``n_samples - 1`` others.
+    *Numbering.*  Clusters are numbered by their lowest point index.
+
+:func:`rank_order_distances_slow` is a direct pure-Python transcription of the formula on
+the same lists; the tests check the fast kernel equals it exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import faiss
+import numpy as np
+from numba import njit, prange
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils.validation import check_array
+
+__all__ = [
+    "ApproximateRankOrder",
+    "rank_order_distances",
+    "rank_order_distances_slow",
+    "rank_order_grid",
+    "top_k_lists",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _validate_X(X) -> np.ndarray:
+    X = check_array(X, dtype=[np.float32, np.float64], ensure_all_finite=True, order="C")
+    if len(X) < 2:
+        raise ValueError(f"rank-order clustering needs at least 2 samples, got {len(X)}")
+    return X
+
+
+def _validate_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 2:
+        raise ValueError(f"k must be an integer >= 2, got {k!r}")
+    return int(k)
+
+
+def _validate_threshold(threshold) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, Real):
+        raise ValueError(f"threshold must be a positive real number, got {threshold!r}")
+    if not (np.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"threshold must be > 0 and finite, got {threshold!r}")
+    return float(threshold)
+
+
+def top_k_lists(X, k: int) -> np.ndarray:
+    """Neighbour lists: row ``a`` is ``a`` then its ``k`` nearest other points (faiss order).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Points; searched exactly with ``faiss.IndexFlatL2`` in float32.
+    k : int
+        Neighbours per list besides the point itself (clamped to ``n_samples - 1``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, k + 1), int64
+    """
+    X = _validate_X(X)
+    k = min(_validate_k(k), len(X) - 1)
+    x32 = np.ascontiguousarray(X, dtype=np.float32)
+    index = faiss.IndexFlatL2(x32.shape[1])
+    index.add(x32)
+    _, found = index.search(x32, k + 1)
+    return _put_self_first(found.astype(np.int64, copy=False), k)
+
+
+@njit(cache=True, nogil=True)
+def _put_self_first(found, k):  # pragma: no cover - compiled
+    n = found.shape[0]
+    lists = np.empty((n, k + 1), dtype=np.int64)
+    for a in range(n):
+        lists[a, 0] = a
+        c = 1
+        for j in range(found.shape[1]):
+            x = found[a, j]
+            if x != a and x >= 0 and c <= k:
+                lists[a, c] = x
+                c += 1
+    return lists
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _distances(lists, k, n_chunks):  # pragma: no cover - compiled
+    """``D[a, r - 1] = D_m(a, lists[a, r])`` for ``r = 1..k`` (lists cut to ``k + 1``).
+
+    For each ``a``, ``pos[x]`` holds ``O_a(x)`` (``k + 1``: absent); then for each ``b`` in
+    ``a``'s list, ``d_m(a, b) = r - #{x in L_b : 1 <= O_a(x) <= r}`` (the faces ranked
+    ``1..r`` by ``a`` that ``b``'s list holds) and ``d_m(b, a) = #{i <= min(O_b(a), k) :
+    O_a(f_b(i)) > k}``.
+    """
+    n = lists.shape[0]
+    out = np.empty((n, k), dtype=np.float64)
+    absent = k + 1
+    chunk = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        pos = np.full(n, absent, dtype=np.int32)
+        for a in range(c * chunk, min(n, (c + 1) * chunk)):
+            for r in range(k + 1):
+                pos[lists[a, r]] = r
+            for r in range(1, k + 1):
+                b = lists[a, r]
+                shared = 0
+                o_ba = absent
+                for i in range(k + 1):
+                    x = lists[b, i]
+                    p = pos[x]
+                    if p >= 1 and p <= r:
+                        shared += 1
+                    if x == a:
+                        o_ba = i
+                s = min(o_ba, k)
+                d_ba = 0
+                for i in range(1, s + 1):
+                    if pos[lists[b, i]] == absent:
+                        d_ba += 1
+                out[a, r - 1] = ((r - shared) + d_ba) / min(r, o_ba)
+            for r in range(k + 1):
+                pos[lists[a, r]] = absent
+    return out
+
+
+def rank_order_distances(lists: np.ndarray, k: int) -> np.ndarray:
+    """``D_m(a, lists[a, r])`` for ``r = 1..k``, as an ``(n_samples, k)`` float64 array.
+
+    ``lists`` comes from :func:`top_k_lists` (for any ``k`` up to its width - 1: a shorter
+    list is the prefix of a longer one).
+    """
+    k = min(int(k), lists.shape[1] - 1)
+    sub = np.ascontiguousarray(lists[:, : k + 1])
+    return _distances(sub, k, max(1, min(len(sub), 64)))
+
+
+def rank_order_distances_slow(X, k: int) -> dict[tuple[int, int], float]:
+    """The formula transcribed literally, in Python loops (for tests; O(n k²) slow).
+
+    Returns ``{(a, b): D_m(a, b)}`` for every ``a`` and every ``b`` in ``a``'s top-``k``
+    list (the lists of :func:`top_k_lists`).
+    """
+    lists = top_k_lists(X, k).tolist()
+    k = len(lists[0]) - 1
+
+    def rank(owner: int, face: int) -> int:
+        """O_owner(face): position in owner's list; k + 1 (i.e. > k) when not in it."""
+        row = lists[owner]
+        return row.index(face) if face in row else k + 1
+
+    def indicator(x: int) -> int:
+        """I(x, k): 0 when rank x is within the top-k list, else 1."""
+        return 0 if x <= k else 1
+
+    def d_m(a: int, b: int) -> int:
+        return sum(indicator(rank(b, lists[a][i])) for i in range(1, min(rank(a, b), k) + 1))
+
+    out = {}
+    for a in range(len(lists)):
+        for b in lists[a][1:]:
+            out[(a, b)] = (d_m(a, b) + d_m(b, a)) / min(rank(a, b), rank(b, a))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _find(parent, i):  # pragma: no cover - compiled
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(cache=True, nogil=True)
+def _merge_below(parent, lists, dist, order, start, threshold):  # pragma: no cover
+    """Union the pairs taken in ``order`` (ascending ``D``) from ``start`` while ``D < t``."""
+    k = dist.shape[1]
+    t = start
+    while t < order.shape[0]:
+        e = order[t]
+        a = e // k
+        r = e % k
+        if not dist[a, r] < threshold:
+            break
+        x = _find(parent, a)
+        y = _find(parent, lists[a, r + 1])
+        if x != y:
+            if x < y:
+                parent[y] = x
+            else:
+                parent[x] = y
+        t += 1
+    return t
+
+
+@njit(cache=True, nogil=True)
+def _component_labels(parent):  # pragma: no cover - compiled
+    n = parent.shape[0]
+    label_of_root = np.full(n, -1, dtype=np.int64)
+    labels = np.empty(n, dtype=np.int64)
+    nxt = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if label_of_root[r] < 0:
+            label_of_root[r] = nxt
+            nxt += 1
+        labels[i] = label_of_root[r]
+    return labels
+
+
+def _labels_for_thresholds(lists, dist, thresholds) -> dict[float, np.ndarray]:
+    order = np.argsort(dist, axis=None, kind="stable")
+    parent = np.arange(len(lists))
+    out = {}
+    start = 0
+    for t in sorted(set(thresholds)):
+        start = _merge_below(parent, lists, dist, order, start, t)
+        out[t] = _component_labels(parent).astype(np.intp)
+    return out
+
+
+def rank_order_grid(
+    X, ks: Sequence[int], thresholds: Sequence[float]
+) -> dict[tuple[int, float], np.ndarray]:
+    """Labels for every ``(k, threshold)``, from one faiss search for ``max(ks)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Points (euclidean; e.g. L2-normalised face embeddings).
+    ks : sequence of int
+        List lengths, each >= 2.
+    thresholds : sequence of float
+        Distance thresholds, each > 0 (pairs with ``D_m < threshold`` are merged).
+
+    Returns
+    -------
+    dict
+        ``{(k, threshold): labels}``, labels equal to
+        ``ApproximateRankOrder(k=k, threshold=threshold).fit(X).labels_``.
+    """
+    ks = [_validate_k(k) for k in ks]
+    thresholds = [_validate_threshold(t) for t in thresholds]
+    X = _validate_X(X)
+    if not ks or not thresholds:
+        return {}
+    if max(ks) >= len(X):
+        logger.info("rank-order: k >= n_samples (%d); lists hold all other points", len(X))
+    lists = top_k_lists(X, max(ks))
+    out = {}
+    for k in ks:
+        dist = rank_order_distances(lists, k)
+        sub = np.ascontiguousarray(lists[:, : dist.shape[1] + 1])
+        for t, labels in _labels_for_thresholds(sub, dist, thresholds).items():
+            out[(k, t)] = labels
+    return out
+
+
+class ApproximateRankOrder(ClusterMixin, BaseEstimator):
+    """Approximate rank-order clustering of Otto, Wang and Jain (see the module docstring).
+
+    Parameters
+    ----------
+    k : int, default=200
+        Nearest neighbours per face list (besides the face itself), >= 2.
+    threshold : float, default=1.6
+        Pairs with rank-order distance ``D_m`` strictly below it are merged transitively.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each point, numbered by lowest point index.
+    """
+
+    def __init__(self, *, k: int = 200, threshold: float = 1.6):
+        self.k = k
+        self.threshold = threshold
+
+    def fit(self, X, y=None):
+        """Cluster ``X`` (array of shape ``(n_samples, n_features)``)."""
+        k = _validate_k(self.k)
+        threshold = _validate_threshold(self.threshold)
+        X = _validate_X(X)
+        self.labels_ = rank_order_grid(X, [k], [threshold])[(k, threshold)]
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Fit and return ``labels_``."""
+        return self.fit(X).labels_

@@ -1,0 +1,266 @@
+"""Figures of the study report and the DVC plot data behind the parameter curves.
+
+Curves (the Castiel report's Fig. 3): mean ARI and pairwise F1 against a method's swept
+parameter, one line per dataset with a ±2σ band (population std over the subsets).  The same
+numbers are written as CSV files under ``reports/plots/`` so ``dvc plots show`` can draw them:
+one file per model × method (× value of a second grid axis, e.g. rank-order's ``k``), one row
+per parameter value, columns ``param`` and, per dataset, ``ari_<dataset>``,
+``ari_<dataset>_lo``, ``ari_<dataset>_hi``, ``pairwise_f1_<dataset>`` (…``_lo``, ``_hi``).
+The wide layout lets a DVC plot draw one line per dataset from one file (``y: [ari_personal,
+ari_lfw, ari_muct]``).
+
+Figures are :class:`matplotlib.figure.Figure` objects (no pyplot state), embedded in the HTML
+as PNG.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from facecluster.cluster.registry import ALGORITHMS
+from facecluster.integrity import atomic_path
+
+log = logging.getLogger(__name__)
+
+CURVE_SCORES = ("ari", "pairwise_f1")
+_SCORE_LABEL = {"ari": "ARI", "pairwise_f1": "pairwise F1"}
+
+
+# --------------------------------------------------------------------------------------------
+# curve data
+# --------------------------------------------------------------------------------------------
+def curve_axes(stats: pd.DataFrame, method: str) -> tuple[str, list[str]] | None:
+    """``(x, groups)`` of a method's curves, or None when its grid has a single point.
+
+    ``x`` is the last grid axis of the registry that takes more than one value in the results;
+    the other axes with several values (rank-order's ``k``) make one curve each.
+    """
+    sub = stats[stats["method"] == method]
+    spec = ALGORITHMS.get(method)
+    if sub.empty or spec is None:
+        return None
+    values = pd.DataFrame([json.loads(p) for p in sub["params"]])
+    varying = [a for a in spec.grid.axis_names() if a in values and values[a].nunique() > 1]
+    if not varying:
+        return None
+    return varying[-1], varying[:-1]
+
+
+@dataclass(frozen=True)
+class Curves:
+    """The curve data of one method (every model and dataset).
+
+    Attributes
+    ----------
+    method : str
+    x : str
+        The swept parameter on the x axis (``eps``, ``bandwidth``, ``threshold``).
+    groups : tuple of str
+        Other grid axes with several values; one curve per combination (rank-order: ``k``).
+    data : DataFrame
+        ``model, dataset, <groups…>, param`` (the x value), then per score of
+        :data:`CURVE_SCORES` ``<score>_mean``, ``<score>_lo``, ``<score>_hi`` (mean ∓ 2·std)
+        and ``subsets``.
+    """
+
+    method: str
+    x: str
+    groups: tuple[str, ...]
+    data: pd.DataFrame
+
+    def items(self, model: str | None = None) -> list[tuple[dict, pd.DataFrame]]:
+        """``[(group values, rows), …]`` (one item with ``{}`` when there are no groups)."""
+        data = self.data if model is None else self.data[self.data["model"] == model]
+        if not self.groups:
+            return [({}, data)]
+        return [
+            (dict(zip(self.groups, key if isinstance(key, tuple) else (key,), strict=True)), g)
+            for key, g in data.groupby(list(self.groups), sort=True)
+        ]
+
+
+def curve_data(stats: pd.DataFrame, method: str) -> Curves | None:
+    """The curves of one method from :func:`facecluster.report.tables.grid_stats`, or None
+    when its grid has a single point."""
+    axes = curve_axes(stats, method)
+    if axes is None:
+        return None
+    x, groups = axes
+    sub = stats[stats["method"] == method].reset_index(drop=True)
+    values = pd.DataFrame([json.loads(p) for p in sub["params"]])
+    out = sub[["model", "dataset"]].copy()
+    for g in groups:
+        out[g] = values[g].to_numpy()
+    out["param"] = values[x].astype(float).to_numpy()
+    for s in CURVE_SCORES:
+        mean, two = sub[f"{s}_mean"], sub[f"{s}_2std"]
+        out[f"{s}_mean"], out[f"{s}_lo"], out[f"{s}_hi"] = mean, mean - two, mean + two
+    out["subsets"] = sub["subsets"]
+    out = out.sort_values([*groups, "model", "dataset", "param"], kind="stable")
+    return Curves(method, x, tuple(groups), out.reset_index(drop=True))
+
+
+def curve_figure(
+    curves: Curves, *, model: str, datasets: Sequence[str], title: str = ""
+) -> Figure:
+    """ARI and pairwise F1 against the parameter, one line (±2σ band) per dataset.
+
+    Without other grid axes: two panels side by side (ARI, pairwise F1).  With them
+    (rank-order's ``k``): one row per score and one column per value of the other axes.
+    """
+    items = curves.items(model)
+    n = len(items)
+    if n == 1:
+        fig = Figure(figsize=(9.5, 3.0), layout="constrained")
+        axes = fig.subplots(1, len(CURVE_SCORES), squeeze=False)
+        cells = [(axes[0, j], items[0], score) for j, score in enumerate(CURVE_SCORES)]
+    else:
+        fig = Figure(figsize=(min(3.0 * n, 13.0), 5.2), layout="constrained")
+        axes = fig.subplots(len(CURVE_SCORES), n, squeeze=False, sharey=True)
+        cells = [
+            (axes[i, j], item, score)
+            for i, score in enumerate(CURVE_SCORES)
+            for j, item in enumerate(items)
+        ]
+    colors = {d: f"C{i}" for i, d in enumerate(datasets)}
+    for ax, (gvals, g), score in cells:
+        for dataset in [d for d in datasets if d in set(g["dataset"])]:
+            c = g[g["dataset"] == dataset].sort_values("param")
+            color = colors.get(dataset)
+            ax.plot(c["param"], c[f"{score}_mean"], marker="o", ms=3, color=color, label=dataset)
+            ax.fill_between(
+                c["param"],
+                c[f"{score}_lo"],
+                c[f"{score}_hi"],
+                color=color,
+                alpha=0.15,
+                linewidth=0,
+            )
+        ax.set_xlabel(curves.x)
+        ax.set_ylabel(_SCORE_LABEL[score])
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+        suffix = ", ".join(f"{k}={v}" for k, v in gvals.items())
+        ax.set_title(_SCORE_LABEL[score] + (f" ({suffix})" if suffix else ""), fontsize=9)
+    cells[len(cells) - 1][0].legend(fontsize=8, loc="best")
+    fig.suptitle(title or f"{curves.method} × {model}: mean ± 2σ over the subsets", fontsize=10)
+    return fig
+
+
+def plot_file_name(model: str, method: str, group: dict | None = None) -> str:
+    """``facenet-dbscan.csv``; with a second axis ``facenet-rank_order-k50.csv``."""
+    suffix = "".join(f"-{k}{v}" for k, v in (group or {}).items())
+    return f"{model}-{method}{suffix}.csv"
+
+
+def plot_frame(rows: pd.DataFrame, *, model: str, datasets: Sequence[str]) -> pd.DataFrame:
+    """Wide DVC plot data of one model and one group: ``param`` then per-dataset columns.
+
+    Every dataset of ``datasets`` has its columns (empty where it has no results), so the
+    ``y`` fields declared in dvc.yaml exist whatever was skipped.
+    """
+    out = pd.DataFrame({"param": sorted(set(rows["param"]))})
+    for dataset in datasets:
+        c = rows[(rows["model"] == model) & (rows["dataset"] == dataset)].set_index("param")
+        for s in CURVE_SCORES:
+            for part, col in (
+                ("mean", f"{s}_{dataset}"),
+                ("lo", f"{s}_{dataset}_lo"),
+                ("hi", f"{s}_{dataset}_hi"),
+            ):
+                out[col] = out["param"].map(c[f"{s}_{part}"]) if not c.empty else np.nan
+    return out
+
+
+def write_plot_files(
+    curves_by_method: dict[str, Curves],
+    out_dir: str | Path,
+    *,
+    models: Sequence[str],
+    datasets: Sequence[str],
+) -> list[Path]:
+    """Write every curve as DVC plot CSV under ``out_dir`` (stale CSVs there are removed)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for method, curves in curves_by_method.items():
+        for model in models:
+            for gvals, g in curves.items():
+                path = out_dir / plot_file_name(model, method, gvals)
+                frame = plot_frame(g, model=model, datasets=datasets)
+                with atomic_path(path) as tmp:
+                    frame.to_csv(tmp, index=False, float_format="%.6g")
+                written.append(path)
+    keep = set(written)
+    for stale in out_dir.glob("*.csv"):
+        if stale not in keep:
+            stale.unlink()
+    log.info("wrote %d plot data files to %s", len(written), out_dir)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# runtime
+# --------------------------------------------------------------------------------------------
+def runtime_figure(
+    table: pd.DataFrame, *, datasets: Sequence[str], models: Sequence[str]
+) -> Figure:
+    """Median seconds per fit at the best point, per method (log scale), one panel per model.
+
+    ``table`` is :func:`facecluster.report.tables.clusters_runtime_table`.
+    """
+    models = [m for m in models if m in set(table["model"])]
+    fig = Figure(figsize=(9.5, 3.0), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(len(models), 1), squeeze=False)).ravel()
+    methods = list(dict.fromkeys(table["method"]))
+    present = [d for d in datasets if d in set(table["dataset"])]
+    width = 0.8 / max(len(present), 1)
+    for ax, model in zip(axes, models, strict=False):
+        for i, dataset in enumerate(present):
+            t = table[(table["model"] == model) & (table["dataset"] == dataset)].set_index(
+                "method"
+            )
+            y = [float(t.loc[m, "median s / fit"]) if m in t.index else np.nan for m in methods]
+            ax.bar(np.arange(len(methods)) + i * width, y, width, label=dataset, color=f"C{i}")
+        ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(methods)) + width * (len(present) - 1) / 2)
+        ax.set_xticklabels(methods, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("median s per fit")
+        ax.set_title(model, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# embedding in HTML
+# --------------------------------------------------------------------------------------------
+def figure_png(fig: Figure, *, dpi: int = 90) -> bytes:
+    """PNG bytes of a figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def data_uri(png: bytes | str | Path) -> str:
+    """A ``data:image/png;base64,…`` URI of PNG bytes or a PNG file."""
+    if isinstance(png, (str, Path)):
+        png = Path(png).read_bytes()
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def img_tag(png: bytes | str | Path, *, alt: str, width: int | None = None) -> str:
+    """An ``<img>`` element holding the PNG inline (works offline)."""
+    w = f' width="{int(width)}"' if width else ""
+    return f'<img src="{data_uri(png)}" alt="{html.escape(alt, quote=True)}"{w}>'

@@ -1,0 +1,214 @@
+"""reports/index.html in a real browser: headless Chromium driven by chromedriver.
+
+The WebDriver protocol is spoken over plain HTTP/JSON (urllib), so no extra package is
+needed.  Chromium runs with ``--headless --no-sandbox --disable-gpu
+--disable-background-networking``; its console (``goog:loggingPrefs`` browser log) must hold
+no error, every request it makes (performance log) must be ``file:`` or ``data:`` — the page
+works offline — and the headline table and the figures must be there and decoded.
+
+Needs the Debian packages ``chromium`` and ``chromium-driver``; skipped without them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+from test_report_notebook import build_report_site
+
+CHROMIUM = next(
+    (
+        p
+        for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
+        if p and Path(p).is_file()
+    ),
+    None,
+)
+CHROMEDRIVER = next(
+    (
+        p
+        for p in (shutil.which("chromedriver"), "/usr/bin/chromedriver")
+        if p and Path(p).is_file()
+    ),
+    None,
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,  # builds the report site (shared with test_report_notebook.py)
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="needs headless Chromium and its WebDriver: apt-get install chromium "
+        "chromium-driver (Debian); not found on PATH or in /usr/bin",
+    ),
+]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--window-size=1400,1000",
+]
+
+
+class Browser:
+    """A minimal W3C WebDriver client for one chromedriver process and one session."""
+
+    def __init__(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self._call("GET", "/status")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    self.proc.kill()
+                    raise
+                time.sleep(0.1)
+        caps = {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": ARGS},
+            "goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"},
+        }
+        self.session = self._call("POST", "/session", {"capabilities": {"alwaysMatch": caps}})[
+            "sessionId"
+        ]
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return json.loads(resp.read())["value"]
+
+    def cmd(self, method: str, path: str, body: dict | None = None):
+        return self._call(method, f"/session/{self.session}{path}", body)
+
+    def open(self, url: str) -> None:
+        self.cmd("POST", "/url", {"url": url})
+
+    def js(self, script: str, *args):
+        return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def log(self, kind: str) -> list[dict]:
+        return self.cmd("POST", "/se/log", {"type": kind})
+
+    def requests(self) -> list[str]:
+        """URLs the page requested since the last call (from the performance log)."""
+        urls = []
+        for entry in self.log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg["method"] == "Network.requestWillBeSent":
+                urls.append(msg["params"]["request"]["url"])
+        return urls
+
+    def close(self) -> None:
+        try:
+            self.cmd("DELETE", "")
+        finally:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> Path:
+    return build_report_site(tmp_path_factory.getbasetemp()) / "reports" / "index.html"
+
+
+def test_index_opens_offline_without_console_errors(browser, index):
+    browser.log("browser")  # drop anything logged before this page
+    browser.open(index.as_uri())
+    assert browser.js("return document.readyState") == "complete"
+    errors = [e for e in browser.log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not errors, errors
+    schemes = {urlparse(u).scheme for u in browser.requests()}
+    assert schemes <= {"file", "data"}, schemes  # nothing fetched from a network
+    assert browser.js("return document.scripts.length") == 0
+
+
+def test_headline_table_and_figures_are_rendered(browser, index):
+    browser.open(index.as_uri())
+    head = browser.js("""
+        const t = document.querySelector('table.headline');
+        if (!t) return null;
+        const rows = Array.from(t.querySelectorAll('tbody tr')).map(r => r.querySelector('th').textContent.trim());
+        const bold = Array.from(t.querySelectorAll('td')).filter(td => getComputedStyle(td).fontWeight >= 700).length;
+        return {rows: rows, bold: bold, width: t.getBoundingClientRect().width};
+    """)
+    assert head is not None, "no headline table"
+    assert head["rows"] == [
+        "kmeans",
+        "agglomerative",
+        "spectral",
+        "dbscan",
+        "meanshift",
+        "rank_order",
+        "chinese_whispers",
+    ]
+    assert head["bold"] >= 2 * 4  # the winner's ARI and F1 cells of each dataset × model
+    assert head["width"] < 1400  # fits a laptop screen
+    browser.js("document.querySelectorAll('details').forEach(d => d.open = true)")
+    imgs = browser.js("""
+        return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth]);
+    """)
+    broken = [alt for alt, done, width in imgs if not (done and width > 0)]
+    assert not broken, broken
+    alts = " ".join(alt for alt, _, _ in imgs)
+    assert "umap personal facenet" in alts and "tsne muct lightcnn" in alts  # embedding maps
+    assert "false merges" in alts or "false splits" in alts  # error galleries
+    figures = browser.js("""
+        return Array.from(document.querySelectorAll('.jp-OutputArea-output img'))
+            .filter(i => i.naturalWidth >= 300).length""")
+    assert figures >= 5 * 2 + 1 + 4  # curves (5 × 2 models), runtime, 4 maps at least
+
+
+def test_links_to_stage_reports_resolve(browser, index):
+    browser.open(index.as_uri())
+    hrefs = browser.js("""
+        return Array.from(document.querySelectorAll('a[href]'))
+            .map(a => a.href).filter(h => !h.includes('#'))""")
+    assert len(hrefs) == 3 * (1 + 2 * 2)  # per dataset: faces, embed × 2, sweep × 2
+    for href in hrefs:
+        assert href.startswith("file://")
+        assert Path(unquote(urlparse(href).path)).is_file(), href
+
+
+def test_harness_catches_external_scripts(browser, tmp_path):
+    """The checks above can fail: a page that loads a CDN script is caught."""
+    page = tmp_path / "bad.html"
+    page.write_text(
+        '<!DOCTYPE html><html><head><script src="https://cdn.invalid/x.js">'
+        "</script></head><body><img src='missing.png' alt='x'></body></html>"
+    )
+    browser.log("browser")
+    browser.requests()
+    browser.open(page.as_uri())
+    errors = [e for e in browser.log("browser") if e["level"] == "SEVERE"]
+    assert errors  # failed script / image loads are console errors
+    assert "https" in {urlparse(u).scheme for u in browser.requests()}

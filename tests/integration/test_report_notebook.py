@@ -1,0 +1,166 @@
+"""notebooks/40-report.ipynb end to end (papermill) on a tiny generated project.
+
+The project (:func:`facecluster.report.synthetic.make_study_project`) holds what the stages
+before ``report`` write — faces manifest and crops, embeddings, subsets, embed / faces
+metrics and map PNGs, and results tables from the real sweep on generated embeddings — for
+``personal`` and ``muct`` × ``facenet`` and ``lightcnn``, with ``lfw`` skipped.  No real face
+data is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from facecluster.report.study import render_offline_html
+from facecluster.report.synthetic import make_study_project
+from facecluster.sweep import best_scores
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~45 s: sweeps + a kernel
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "40-report.ipynb"
+METHODS = {
+    "kmeans": {"n_init": 2},
+    "agglomerative": {},
+    "spectral": {"gamma": [1.0], "n_init": 2},
+    "dbscan": {"eps": [0.3, 0.5, 0.7, 0.9], "min_samples": 1},
+    "meanshift": {"bandwidth": [0.3, 0.5, 0.7, 0.9]},
+    "rank_order": {"k": [5, 10], "threshold": [0.8, 1.6]},
+    "chinese_whispers": {"threshold": [0.5, 0.8], "n_iter": 10},
+}
+
+
+def build_report_site(base: Path) -> Path:
+    """Generate the project under ``base``, run the report notebook, render index.html.
+
+    Idempotent within a test session (the browser test reuses the site).
+    """
+    root = base / "report-project"
+    if (root / "reports" / "index.html").is_file():
+        return root
+    make_study_project(
+        root,
+        datasets=("personal", "lfw", "muct"),
+        models=("facenet", "lightcnn"),
+        skipped=("lfw",),
+        n_identities=4,
+        per_identity=5,
+        n_subsets=2,
+        methods=METHODS,
+    )
+    import papermill as pm
+
+    with pytest.MonkeyPatch.context() as mp:  # the kernel is `python` from PATH
+        mp.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+        mp.delenv("FACECLUSTER_ROOT", raising=False)
+        pm.execute_notebook(
+            str(NOTEBOOK),
+            str(root / "reports" / "index.ipynb"),
+            parameters={"params_path": "params.yaml"},
+            cwd=str(root),
+            log_output=False,
+            progress_bar=False,
+            kernel_name="python3",
+        )
+    render_offline_html(root / "reports" / "index.ipynb")
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return build_report_site(tmp_path_factory.getbasetemp())
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.srcs, self.scripts = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(a["href"])
+        if tag == "img":
+            self.srcs.append(a.get("src", ""))
+        if tag == "script":
+            self.scripts.append(a)
+
+
+def test_notebook_ran_with_its_parameters(site):
+    nb = nbformat.read(site / "reports" / "index.ipynb", as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors[0]["evalue"] if errors else ""
+    assert nb.metadata.papermill.parameters == {"params_path": "params.yaml"}
+    assert not any(
+        "def " in c.source or "class " in c.source for c in nb.cells if c.cell_type == "code"
+    )  # thin notebook
+
+
+def test_metrics_json_is_the_headline(site):
+    metrics = json.loads((site / "reports" / "metrics.json").read_text())
+    assert metrics["lfw"] == {"facenet": {"skipped": True}, "lightcnn": {"skipped": True}}
+    for dataset in ("personal", "muct"):
+        for model in ("facenet", "lightcnn"):
+            expected = best_scores(
+                pd.read_parquet(site / "data" / "results" / f"{dataset}-{model}.parquet")
+            )
+            got = metrics[dataset][model]
+            assert set(got) == set(METHODS)
+            for method, e in expected.items():
+                assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"}
+                assert got[method]["ari_mean"] == pytest.approx(e["ari_mean"], abs=1e-6)
+                assert -1 <= got[method]["ari_mean"] <= 1
+
+
+def test_plot_data_files(site):
+    names = sorted(p.name for p in (site / "reports" / "plots").glob("*.csv"))
+    expected = sorted(
+        f"{m}-{x}.csv"
+        for m in ("facenet", "lightcnn")
+        for x in ("dbscan", "meanshift", "chinese_whispers", "rank_order-k5", "rank_order-k10")
+    )
+    assert names == expected
+    df = pd.read_csv(site / "reports" / "plots" / "facenet-dbscan.csv")
+    assert df["param"].tolist() == [0.3, 0.5, 0.7, 0.9]
+    for d in ("personal", "lfw", "muct"):  # the skipped dataset keeps its (empty) columns
+        assert {f"ari_{d}", f"ari_{d}_lo", f"ari_{d}_hi", f"pairwise_f1_{d}"} <= set(df.columns)
+    assert df["ari_lfw"].isna().all() and df["ari_personal"].between(-1, 1).all()
+    assert (df["ari_personal_lo"] <= df["ari_personal"]).all()
+
+
+def test_index_html_is_offline_and_linked(site):
+    html = (site / "reports" / "index.html").read_text(encoding="utf-8")
+    parser = _Links()
+    parser.feed(html)
+    assert all("src" not in s for s in parser.scripts)  # inline scripts only (none, in fact)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//""", html)
+    assert parser.srcs and all(s.startswith("data:image/png;base64,") for s in parser.srcs)
+    links = [h for h in parser.hrefs if not h.startswith("#")]
+    assert "faces/personal.html" in links and "sweep/muct-lightcnn.html" in links
+    for href in links:  # relative, and every one resolves from reports/
+        assert not href.startswith(("/", "file:")) and (site / "reports" / href).is_file(), href
+    for heading in (
+        "1. Headline",
+        "2. Table I",
+        "3. Sensitivity",
+        "4. Clusters found",
+        "5. Embedding maps",
+        "6. Error galleries",
+        "7. Statistics",
+        "8. Reproduction notes",
+    ):
+        assert heading in html
+    assert 'class="study-table headline"' in html
+    assert "Dataset <code>lfw</code>" in html and "was skipped" in html
+    assert html.count("<details") >= 2 * 7  # galleries of 7 methods on 2 datasets × 2 models
+    assert "Which conditions are split off?" in html and "glasses" in html
+    assert "INFO" not in html and "facecluster.report" not in html  # logs (stderr) dropped

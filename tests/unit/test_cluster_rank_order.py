@@ -1,0 +1,114 @@
+"""Approximate rank-order clustering: fast kernel equals the literal transcription."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from facecluster.cluster.rank_order import (
+    ApproximateRankOrder,
+    rank_order_distances,
+    rank_order_distances_slow,
+    rank_order_grid,
+    top_k_lists,
+)
+
+
+def _fast_as_dict(X, k):
+    lists = top_k_lists(X, k)
+    dist = rank_order_distances(lists, k)
+    return {
+        (a, int(lists[a, r])): dist[a, r - 1]
+        for a in range(len(lists))
+        for r in range(1, lists.shape[1])
+    }
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "k", "seed"),
+    [(40, 5, 2, 0), (60, 8, 7, 1), (80, 16, 20, 2), (30, 3, 29, 3), (25, 4, 100, 4)],
+)
+def test_rank_order_distances_equal_slow_transcription(n, d, k, seed):
+    X = np.random.default_rng(seed).standard_normal((n, d))
+    slow = rank_order_distances_slow(X, k)
+    fast = _fast_as_dict(X, k)
+    assert fast == slow  # exact float equality: both divide the same integers
+
+
+def test_rank_order_distances_equal_slow_with_duplicates_and_clusters():
+    X, _ = make_blobs(50, n_features=6, centers=3, random_state=5)
+    X = np.vstack([X, X[:8], X[:3]])  # exact duplicates: ties at distance 0
+    assert _fast_as_dict(X, 9) == rank_order_distances_slow(X, 9)
+
+
+def test_shorter_lists_are_prefixes_of_the_longest():
+    X = np.random.default_rng(6).standard_normal((70, 8)).astype(np.float32)
+    long = top_k_lists(X, 30)
+    for k in (2, 10, 30):
+        np.testing.assert_array_equal(
+            rank_order_distances(long, k), rank_order_distances(top_k_lists(X, k), k)
+        )
+
+
+def test_top_k_lists_put_self_first_and_clamp_k():
+    X = np.random.default_rng(7).standard_normal((12, 3))
+    lists = top_k_lists(X, 50)  # k >= n: all other points
+    assert lists.shape == (12, 12)
+    np.testing.assert_array_equal(lists[:, 0], np.arange(12))
+    for row in lists:
+        assert sorted(row) == list(range(12))
+
+
+def test_rank_order_grid_equals_estimator_and_numbers_by_lowest_index():
+    X, _ = make_blobs(90, n_features=12, centers=4, cluster_std=2.0, random_state=8)
+    ks, thresholds = [5, 12, 30], [0.5, 1.0, 1.6, 2.5]
+    grid = rank_order_grid(X, ks, thresholds)
+    assert set(grid) == {(k, t) for k in ks for t in thresholds}
+    for (k, t), labels in grid.items():
+        np.testing.assert_array_equal(
+            labels, ApproximateRankOrder(k=k, threshold=t).fit(X).labels_
+        )
+        first = [int(np.flatnonzero(labels == c)[0]) for c in range(labels.max() + 1)]
+        assert first == sorted(first)
+
+
+def test_labels_are_components_of_pairs_strictly_below_threshold():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    X, _ = make_blobs(60, n_features=4, centers=2, random_state=9)
+    k = 10
+    lists = top_k_lists(X, k)
+    dist = rank_order_distances(lists, k)
+    for t in np.unique(dist)[1:6]:  # thresholds equal to distances that occur
+        a, r = np.nonzero(dist < t)
+        graph = coo_matrix((np.ones(len(a)), (a, lists[a, r + 1])), shape=(60, 60))
+        _, ref = connected_components(graph, directed=False)
+        labels = ApproximateRankOrder(k=k, threshold=float(t)).fit(X).labels_
+        assert adjusted_rand_score(ref, labels) == 1.0
+        assert len(np.unique(labels)) == len(np.unique(ref))
+
+
+def test_rank_order_recovers_separated_blobs():
+    X, y = make_blobs(200, n_features=16, centers=5, cluster_std=0.5, random_state=10)
+    labels = ApproximateRankOrder(k=20, threshold=1.6).fit_predict(X)
+    assert adjusted_rand_score(y, labels) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("X", "kwargs", "match"),
+    [
+        (np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), {}, "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), {}, "infinity"),
+        (np.zeros(4), {}, "2D array"),
+        (np.zeros((1, 3)), {}, "at least 2"),
+        (np.zeros((5, 2)), {"k": 1}, "k must"),
+        (np.zeros((5, 2)), {"k": 2.5}, "k must"),
+        (np.zeros((5, 2)), {"threshold": 0.0}, "threshold"),
+    ],
+)
+def test_rank_order_rejects_bad_input(X, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ApproximateRankOrder(**kwargs).fit(X)

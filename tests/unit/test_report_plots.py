@@ -1,0 +1,102 @@
+"""Study-report curves: axes, long data, DVC plot files, figures and inline images."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from facecluster.report import plots
+from facecluster.report import tables as tb
+from facecluster.report.synthetic import results_frame
+
+
+@pytest.fixture()
+def stats() -> pd.DataFrame:
+    runs = []
+    for dataset in ("personal", "lfw"):
+        for eps, ari in ((0.5, [0.2, 0.4]), (0.7, [0.8, 1.0])):
+            runs.append((dataset, "facenet", "dbscan", {"eps": eps, "min_samples": 1}, ari))
+        for k in (20, 50):
+            for t in (0.8, 1.2):
+                runs.append(
+                    (
+                        dataset,
+                        "facenet",
+                        "rank_order",
+                        {"k": k, "threshold": t},
+                        [k / 100 + t / 10] * 2,
+                    )
+                )
+        runs.append((dataset, "facenet", "kmeans", {"n_init": 10}, [0.5, 0.5]))
+    return tb.grid_stats(results_frame(runs))
+
+
+def test_curve_axes(stats):
+    assert plots.curve_axes(stats, "dbscan") == ("eps", [])
+    assert plots.curve_axes(stats, "rank_order") == ("threshold", ["k"])
+    assert plots.curve_axes(stats, "kmeans") is None
+    assert plots.curve_axes(stats, "meanshift") is None
+
+
+def test_curve_data_bands(stats):
+    c = plots.curve_data(stats, "dbscan")
+    assert (c.method, c.x, c.groups) == ("dbscan", "eps", ())
+    row = c.data[(c.data["dataset"] == "lfw") & (c.data["param"] == 0.7)].iloc[0]
+    assert row["ari_mean"] == pytest.approx(0.9)
+    assert row["ari_lo"] == pytest.approx(0.9 - 2 * 0.1)  # population std of (0.8, 1.0)
+    assert row["ari_hi"] == pytest.approx(0.9 + 0.2)
+    assert row["pairwise_f1_mean"] == pytest.approx(0.91)
+    ro = plots.curve_data(stats, "rank_order")
+    assert ro.groups == ("k",) and [g["k"] for g, _ in ro.items("facenet")] == [20, 50]
+
+
+def test_write_plot_files(stats, tmp_path):
+    curves = {m: plots.curve_data(stats, m) for m in ("dbscan", "rank_order")}
+    (tmp_path / "facenet-old.csv").write_text("stale")
+    files = plots.write_plot_files(
+        curves, tmp_path, models=["facenet"], datasets=["personal", "lfw", "muct"]
+    )
+    assert sorted(p.name for p in files) == [
+        "facenet-dbscan.csv",
+        "facenet-rank_order-k20.csv",
+        "facenet-rank_order-k50.csv",
+    ]
+    assert not (tmp_path / "facenet-old.csv").exists()
+    df = pd.read_csv(tmp_path / "facenet-dbscan.csv")
+    assert df["param"].tolist() == [0.5, 0.7]
+    assert df["ari_personal"].tolist() == pytest.approx([0.3, 0.9])
+    assert df["ari_lfw_hi"].iloc[1] == pytest.approx(1.1)
+    assert "ari_muct" in df and df["ari_muct"].isna().all()  # no results: empty but declared
+    assert {"pairwise_f1_lfw", "pairwise_f1_lfw_lo", "pairwise_f1_lfw_hi"} <= set(df.columns)
+    k50 = pd.read_csv(tmp_path / "facenet-rank_order-k50.csv")
+    assert k50["param"].tolist() == [0.8, 1.2]
+    assert k50["ari_lfw"].tolist() == pytest.approx([0.58, 0.62])
+
+
+def test_figures(stats):
+    fig = plots.curve_figure(
+        plots.curve_data(stats, "rank_order"), model="facenet", datasets=["personal", "lfw"]
+    )
+    assert isinstance(fig, Figure) and len(fig.axes) == 4  # (ARI, F1) × 2 k values
+    assert fig.axes[0].get_xlabel() == "threshold"
+    assert len(fig.axes[0].get_lines()) == 2  # one line per dataset
+    table = tb.clusters_runtime_table(stats, tb.best_configs(stats))
+    fig = plots.runtime_figure(table, datasets=["personal", "lfw"], models=["facenet"])
+    assert fig.axes[0].get_yscale() == "log"
+
+
+def test_inline_png(tmp_path):
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().plot([0, 1])
+    png = plots.figure_png(fig, dpi=30)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "x.png").write_bytes(png)
+    uri = plots.data_uri(tmp_path / "x.png")
+    assert base64.b64decode(uri.split(",", 1)[1]) == png
+    tag = plots.img_tag(png, alt='a "map"', width=100)
+    assert tag.startswith('<img src="data:image/png;base64,') and 'alt="a &quot;map&quot;"' in tag
+    assert np.frombuffer(png, np.uint8).size > 50

@@ -1,0 +1,225 @@
+"""Study-report tables: grid statistics, best points, headline, Table I vs the published values."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facecluster.paths import ProjectPaths
+from facecluster.report import tables as tb
+from facecluster.report.synthetic import results_frame
+
+KM = {"n_init": 10}
+RUNS = [
+    ("personal", "facenet", "kmeans", KM, [0.80, 0.90, 1.00]),
+    ("personal", "facenet", "dbscan", {"eps": 0.5, "min_samples": 1}, [0.2, 0.4, 0.6]),
+    ("personal", "facenet", "dbscan", {"eps": 0.7, "min_samples": 1}, [0.95, 0.97, 0.99]),
+    ("lfw", "facenet", "kmeans", KM, [0.40, 0.40, 0.40]),
+    ("lfw", "facenet", "dbscan", {"eps": 0.5, "min_samples": 1}, [0.5, 0.5, 0.5]),
+    ("lfw", "facenet", "dbscan", {"eps": 0.7, "min_samples": 1}, [0.5, 0.5, 0.5]),  # a tie
+]
+
+
+@pytest.fixture()
+def results() -> pd.DataFrame:
+    return results_frame(RUNS)
+
+
+@pytest.fixture()
+def stats(results) -> pd.DataFrame:
+    return tb.grid_stats(results)
+
+
+def test_reference_data_is_packaged_and_complete():
+    ref = tb.load_reference()
+    assert list(ref.columns) == ["method", "parameter", "value", "dataset", "ari_mean", "ari_2std"]
+    # 3 K-based methods + 12 eps + 12 bandwidths, each on 3 datasets
+    assert len(ref) == (3 + 12 + 12) * 3
+    k_rows = ref[ref["parameter"] == "n_clusters"]
+    assert set(k_rows["value"]) == {"true"} and set(k_rows["method"]) == {
+        "kmeans",
+        "agglomerative",
+        "spectral",
+    }
+    row = ref[(ref["method"] == "meanshift") & (ref["value"] == "0.7") & (ref["dataset"] == "lfw")]
+    assert row["ari_mean"].item() == pytest.approx(0.960519)  # the table's value, not the text's
+    assert tb.reference_path("README.md").is_file()
+    ro = tb.load_reference("rank_order_lfw.csv")
+    assert ro["pairwise_f1"].tolist() == [0.87, 0.82, 0.88]
+
+
+def test_grid_stats_mean_and_population_2std(stats):
+    row = stats[(stats["dataset"] == "personal") & (stats["method"] == "kmeans")].iloc[0]
+    assert row["ari_mean"] == pytest.approx(0.9)
+    assert row["ari_2std"] == pytest.approx(2 * np.std([0.8, 0.9, 1.0]))  # ddof=0
+    assert row["pairwise_f1_mean"] == pytest.approx(0.91)
+    assert row["runtime_s"] == pytest.approx(0.2)  # median of 0.1, 0.2, 0.3
+    assert row["runtime_total_s"] == pytest.approx(0.6)
+    assert row["setting"] == "K=true"  # n_init=10 is the default: not repeated
+    eps = stats[(stats["dataset"] == "personal") & (stats["method"] == "dbscan")]
+    assert eps["setting"].tolist() == ["eps=0.5", "eps=0.7"]
+    assert eps["order"].tolist() == [0, 1]
+
+
+def test_setting_label_shows_non_default_fixed_settings():
+    assert tb.setting_label("kmeans", {"n_init": 2}) == "K=true, n_init=2"
+    assert tb.setting_label("rank_order", {"k": 50, "threshold": 1.2}) == "k=50, threshold=1.2"
+    assert tb.setting_label("dbscan", '{"eps":0.3,"min_samples":2}') == "eps=0.3, min_samples=2"
+
+
+def test_best_configs_take_highest_mean_first_on_ties(stats):
+    best = tb.best_configs(stats).set_index(["dataset", "method"])
+    assert best.loc[("personal", "dbscan"), "setting"] == "eps=0.7"
+    assert best.loc[("lfw", "dbscan"), "setting"] == "eps=0.5"  # tie: first in grid order
+    assert len(best) == 4
+
+
+def test_headline_metrics_nested_and_marks_skipped(stats):
+    best = tb.best_configs(stats)
+    status = pd.DataFrame(
+        {
+            "dataset": ["personal", "lfw", "muct"],
+            "model": ["facenet"] * 3,
+            "status": ["ok", "ok", "skipped"],
+        }
+    )
+    m = tb.headline_metrics(best, status)
+    assert m["personal"]["facenet"]["dbscan"] == {
+        "ari_mean": pytest.approx(0.97),
+        "ari_2std": pytest.approx(2 * np.std([0.95, 0.97, 0.99]), abs=1e-6),
+        "pairwise_f1": pytest.approx(0.98),
+    }
+    assert m["muct"] == {"facenet": {"skipped": True}}
+    json.dumps(m)  # serialisable
+
+
+def test_headline_display_and_winner_highlight(stats):
+    best = tb.best_configs(stats)
+    table = tb.headline_display(best, ["personal", "lfw"], ["facenet"])
+    assert table.index.tolist() == ["kmeans", "dbscan"]  # registry order
+    assert table.loc["dbscan", ("personal", "facenet", "ARI ± 2σ")].startswith("0.970 ± ")
+    assert table.loc["kmeans", ("lfw", "facenet", "pairwise F1")] == "0.410"
+    html = tb.style_headline(table, best).to_html()
+    # the winner of personal is dbscan, of lfw dbscan (0.5 > 0.4): two ARI + two F1 cells
+    assert html.count("background-color: #d9f2d9") >= 1
+    css = tb.style_headline(table, best)._compute().ctx
+    win = [k for k, v in css.items() if ("background-color", "#d9f2d9") in v]
+    cols = table.columns
+    assert {(table.index[r], cols[c][0]) for r, c in win} == {
+        ("dbscan", "personal"),
+        ("dbscan", "lfw"),
+    }
+
+
+def test_winners_keep_exact_ties():
+    best = tb.best_configs(
+        tb.grid_stats(
+            results_frame(
+                [
+                    ("muct", "facenet", "kmeans", KM, [0.5, 0.7]),
+                    ("muct", "facenet", "agglomerative", {}, [0.7, 0.5]),
+                ]
+            )
+        )
+    )
+    assert set(tb.winners(best)["method"]) == {"kmeans", "agglomerative"}
+
+
+def test_reference_key_matches_report_settings_only():
+    settings = tb._reference_settings()
+    assert tb.reference_key("kmeans", {"n_init": 10}, settings) == ("n_clusters", "true")
+    assert tb.reference_key("kmeans", {"n_init": 2}, settings) is None
+    assert tb.reference_key("agglomerative", {}, settings) == ("n_clusters", "true")
+    assert tb.reference_key("dbscan", {"eps": 0.7, "min_samples": 1}, settings) == ("eps", 0.7)
+    assert tb.reference_key("dbscan", {"eps": 0.7, "min_samples": 3}, settings) is None
+    assert tb.reference_key("rank_order", {"k": 20, "threshold": 1.0}, settings) is None
+
+
+def test_table_one_beside_published_values(stats):
+    long = tb.table_one(stats, tb.load_reference(), model="facenet")
+    km = long[(long["method"] == "kmeans") & (long["dataset"] == "lfw")].iloc[0]
+    assert km["published_mean"] == pytest.approx(0.393992)
+    assert km["diff"] == pytest.approx(0.4 - 0.393992)
+    assert not km["beyond"]  # |0.006| < 0.047
+    eps = long[(long["setting"] == "eps=0.7") & (long["dataset"] == "lfw")].iloc[0]
+    assert eps["published_mean"] == pytest.approx(0.956498)
+    assert eps["beyond"]  # 0.5 vs 0.956 ± 0.011
+    table, css = tb.table_one_display(long, ["personal", "lfw"])
+    assert table.loc[("dbscan", "eps=0.7"), ("lfw", "published")] == "0.956 ± 0.011"
+    assert table.loc[("dbscan", "eps=0.7"), ("lfw", "Δ")] == "-0.456"
+    assert css.loc[("dbscan", "eps=0.7"), ("lfw", "Δ")] == tb.BEYOND_CSS
+    nmi = tb.table_one(stats, tb.load_reference(), model="facenet", score="nmi")
+    assert nmi["published_mean"].isna().all()
+    table, _ = tb.table_one_display(nmi, ["personal", "lfw"])
+    assert set(table.columns.get_level_values(1)) == {"ours"}  # no published column for NMI
+    beyond = tb.beyond_published({"facenet": long})
+    assert ("lfw", "dbscan", "eps=0.7") in set(
+        zip(beyond["dataset"], beyond["method"], beyond["setting"], strict=True)
+    )
+
+
+def test_scores_display(stats):
+    t = tb.scores_display(stats, model="facenet", datasets=["personal", "lfw"])
+    assert t.columns.tolist() == [
+        (d, s) for d in ("personal", "lfw") for s in ("pairwise F1", "BCubed F1", "NMI")
+    ]
+    assert t.index.tolist() == [("kmeans", "K=true"), ("dbscan", "eps=0.5"), ("dbscan", "eps=0.7")]
+    assert t.loc[("kmeans", "K=true"), ("personal", "NMI")] == "0.930 ± 0.163"
+    assert tb.scores_display(stats, model="lightcnn", datasets=["lfw"]).empty
+
+
+def test_clusters_runtime_table(stats):
+    t = tb.clusters_runtime_table(stats, tb.best_configs(stats)).set_index(["dataset", "method"])
+    row = t.loc[("personal", "dbscan")]
+    assert row["clusters found"] == pytest.approx(9.0)  # k_true 8 + subset 0, 1, 2
+    assert row["found / true"] == pytest.approx(9 / 8)
+    assert row["total s"] == pytest.approx(1.2)  # both eps, 3 subsets each
+    assert row["grid s / subset"] == pytest.approx(0.4)
+    tb.style_clusters_runtime(t.reset_index()).to_html()
+
+
+def test_load_results_reports_skipped_and_missing(tmp_path, results):
+    paths = ProjectPaths.from_root(tmp_path)
+    paths.results("personal", "facenet").parent.mkdir(parents=True)
+    results[results["dataset"] == "personal"].to_parquet(paths.results("personal", "facenet"))
+    pd.DataFrame({"dataset": pd.Series(dtype=str)}).to_parquet(paths.results("lfw", "facenet"))
+    df, status = tb.load_results(paths, ["personal", "lfw", "muct"], ["facenet"])
+    assert set(df["dataset"]) == {"personal"}
+    assert status.set_index("dataset")["status"].to_dict() == {
+        "personal": "ok",
+        "lfw": "skipped",
+        "muct": "missing",
+    }
+    assert status.set_index("dataset").loc["personal", "subsets"] == 3
+    note = tb.status_note(status)
+    assert "**Dataset `lfw`**" in note and "skipped" in note and "`muct`" in note
+
+
+def test_verification_and_protocol_line():
+    v = tb.verification_table(
+        {
+            "lfw-facenet": {
+                "model": "facenet",
+                "verification": {
+                    "accuracy": 0.99,
+                    "accuracy_std": 0.004,
+                    "pairs": 6000,
+                    "pairs_scored": 5990,
+                    "accuracy_all_pairs": 0.988,
+                },
+            },
+            "personal-facenet": {"model": "facenet"},
+        }
+    )
+    assert v["embeddings"].tolist() == ["lfw-facenet"]
+    assert v["accuracy %"].item() == pytest.approx(99.0)
+
+    class P:  # the two attributes protocol_line reads
+        seed = 42
+        sweep = type("S", (), {"n_subsets": 30, "fraction": 0.8, "replace": False})()
+
+    line = tb.protocol_line(P())
+    assert "30 random subsets of 80%" in line and "without replacement" in line and "42" in line
