@@ -158,8 +158,8 @@ def single_linkage_forest(X, max_distance: float):
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Validated, C-ordered float array.
+    X : array-like of shape (n_samples, n_features)
+        Points (finite; euclidean distances).
     max_distance : float
         Largest euclidean distance whose cut is wanted.
 
@@ -172,6 +172,8 @@ def single_linkage_forest(X, max_distance: float):
     tol : float
         Bound on the difference between these ``d²`` and scikit-learn's.
     """
+    X = _validate_X(X)
+    max_distance = _validate_eps(max_distance)
     n, d = X.shape
     X64 = np.asarray(X, dtype=np.float64)
     xn = np.einsum("ij,ij->i", X64, X64)

@@ -587,8 +587,10 @@ def _climb(prep: _Prepared, radius: _Radius, bandwidth: float, max_iter: int) ->
             # an empty neighbourhood leaves my_mean where it was (scikit-learn's ``break``)
             out_means.append(np.where(empty[stop_pos, None], pos[stop_pos], new[stop_pos]))
             out_count.append(counts[stop_pos])
-            first_point = indices[np.minimum(indptr[stop_pos], max(len(indices) - 1, 0))]
-            out_single.append(np.where(counts[stop_pos] == 1, first_point, -1))
+            single = np.full(len(stop_pos), -1, dtype=np.int64)
+            one = counts[stop_pos] == 1
+            single[one] = indices[indptr[stop_pos[one]]]
+            out_single.append(single)
             sp = seed_pos[active]
             done = stop[sp]
             seed_row[active[done]] = event[sp[done]]
