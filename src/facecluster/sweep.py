@@ -49,6 +49,7 @@ import facecluster
 from facecluster import seeds
 from facecluster.cluster.registry import ALGORITHMS, get_method
 from facecluster.integrity import atomic_path
+from facecluster.metrics import EVALUATE_KEYS
 
 if TYPE_CHECKING:
     from facecluster.config import Params, SweepSettings
@@ -60,19 +61,7 @@ SWEEP_FORMAT = 1
 SUBSETS_FORMAT = 1
 
 ID_COLUMNS = ("dataset", "model", "method", "params")
-METRIC_COLUMNS = (
-    "ari",
-    "nmi",
-    "pairwise_precision",
-    "pairwise_recall",
-    "pairwise_f1",
-    "bcubed_precision",
-    "bcubed_recall",
-    "bcubed_f1",
-    "n_clusters",
-    "n_true_clusters",
-    "noise_fraction",
-)
+METRIC_COLUMNS = EVALUATE_KEYS  # one column per key of metrics.evaluate, in order
 
 
 class SweepError(ValueError):
