@@ -36,6 +36,11 @@ class Strict(BaseModel):
 # --------------------------------------------------------------------------------------------
 class _DatasetBase(Strict):
     detector: DetectorName = "mtcnn"
+    face_select: Literal["score", "largest", "center"] = Field(
+        default="score",
+        description="which face to keep when the detector finds several: the most confident, "
+        "the largest, or the one nearest the image centre (LFW centres its subject)",
+    )
     max_images: int | None = Field(
         default=None, ge=1, description="take only the first N images (sorted) — for smoke runs"
     )

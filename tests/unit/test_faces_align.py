@@ -55,3 +55,17 @@ def test_crops_without_landmarks_and_whole_image():
     assert det.box == (0.0, 0.0, 24.0, 32.0) and det.landmarks is None
     assert facenet_crop(img, det, 160, 0).shape == (160, 160, 3)
     assert lightcnn_crop(img, det, 128).shape == (128, 128, 3)
+
+
+def test_choose_face_modes():
+    from facecluster.faces.detect import choose_face
+
+    small_sure = Detection((0.0, 0.0, 20.0, 20.0), 0.9999)
+    big_centre = Detection((60.0, 60.0, 190.0, 190.0), 0.99)
+    big_edge = Detection((100.0, 0.0, 250.0, 150.0), 0.98)
+    dets = [small_sure, big_centre, big_edge]
+    assert choose_face(dets, "score", 250, 250) is small_sure
+    assert choose_face(dets, "largest", 250, 250) is big_edge
+    assert choose_face(dets, "center", 250, 250) is big_centre
+    with pytest.raises(ValueError):
+        choose_face(dets, "first", 250, 250)

@@ -142,6 +142,24 @@ class WholeImage:
         return [[Detection((0.0, 0.0, float(im.shape[1]), float(im.shape[0])), 1.0)] for im in images]
 
 
+def choose_face(dets: list[Detection], mode: str, width: int, height: int) -> Detection:
+    """The face to keep among several: ``score`` (most confident; ties → first),
+    ``largest`` (box area) or ``center`` (box centre nearest the image centre)."""
+    if not dets:
+        raise ValueError("no detections to choose from")
+    if mode == "score":
+        return max(dets, key=lambda d: d.score)
+    if mode == "largest":
+        return max(dets, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+    if mode == "center":
+        cx, cy = width / 2, height / 2
+        return min(
+            dets,
+            key=lambda d: ((d.box[0] + d.box[2]) / 2 - cx) ** 2 + ((d.box[1] + d.box[3]) / 2 - cy) ** 2,
+        )
+    raise ValueError(f"unknown face selection {mode!r} (score, largest, center)")
+
+
 def make_detector(name: str, settings: DetectorSettings) -> Detector:
     """The detector named in a dataset's ``detector`` setting."""
     if name == "mtcnn":

@@ -16,7 +16,7 @@ from facecluster.config import Params
 from facecluster.data.catalog import collect_dataset
 from facecluster.data.images import ImageLoadError, load_image_rgb
 from facecluster.faces.align import facenet_crop, lightcnn_crop
-from facecluster.faces.detect import Detection, make_detector
+from facecluster.faces.detect import Detection, choose_face, make_detector
 from facecluster.faces.manifest import status_counts, study_faces, write_manifest
 from facecluster.integrity import atomic_path
 from facecluster.paths import ProjectPaths
@@ -175,7 +175,7 @@ def extract_faces(
             if not dets:
                 row["status"], row["reason"] = "no_face", "no face detected"
                 continue
-            best = dets[0]
+            best = choose_face(dets, spec.face_select, img.shape[1], img.shape[0])
             try:
                 crops_f[n_crops] = facenet_crop(img, best, fsize, margin)
                 crops_l[n_crops] = lightcnn_crop(img, best, lsize)
