@@ -35,7 +35,8 @@ from numbers import Integral, Real
 import numpy as np
 from numba import njit
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.utils.validation import check_array
+
+from facecluster.cluster._common import check_embeddings, first_seen_labels
 
 __all__ = ["ChineseWhispers", "chinese_whispers_grid"]
 
@@ -116,23 +117,8 @@ def _whisper_pass(indptr, indices, labels, order, weight, touched):  # pragma: n
     return changed
 
 
-@njit(cache=True, nogil=True)
-def _renumber(labels):  # pragma: no cover - compiled
-    n = labels.shape[0]
-    new_of = np.full(n, -1, dtype=np.int64)
-    out = np.empty(n, dtype=np.int64)
-    nxt = 0
-    for i in range(n):
-        lab = labels[i]
-        if new_of[lab] < 0:
-            new_of[lab] = nxt
-            nxt += 1
-        out[i] = new_of[lab]
-    return out
-
-
 def _validate_X(X) -> np.ndarray:
-    return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True, order="C")
+    return check_embeddings(X, what="Chinese whispers")
 
 
 def _validate_threshold(threshold) -> float:
@@ -181,7 +167,7 @@ def _whispers(indptr, indices, n_iter: int, random_state: int | None) -> np.ndar
         if _whisper_pass(indptr, indices, labels, rng.permutation(n), weight, touched) == 0:
             logger.debug("chinese whispers: converged after %d iterations", it + 1)
             break
-    return _renumber(labels).astype(np.intp)
+    return first_seen_labels(labels).astype(np.intp)
 
 
 def chinese_whispers_grid(

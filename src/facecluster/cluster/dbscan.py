@@ -35,7 +35,8 @@ import numpy as np
 from numba import njit
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import DBSCAN
-from sklearn.utils.validation import check_array
+
+from facecluster.cluster._common import check_embeddings, component_labels, uf_find, uf_union_low
 
 __all__ = ["SingleLinkageDBSCAN", "dbscan_grid", "single_linkage_forest"]
 
@@ -77,14 +78,6 @@ def _block_edges(gram, row0, xn, hi):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _find(parent, i):  # pragma: no cover - compiled
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-@njit(cache=True, nogil=True)
 def _kruskal(n, ei, ej, ew, order):  # pragma: no cover - compiled
     """Minimum spanning forest of the edges taken in ``order`` (ascending weight)."""
     parent = np.arange(n)
@@ -94,8 +87,8 @@ def _kruskal(n, ei, ej, ew, order):  # pragma: no cover - compiled
     fw = np.empty(max(n - 1, 0), dtype=np.float64)
     k = 0
     for t in order:
-        a = _find(parent, ei[t])
-        b = _find(parent, ej[t])
+        a = uf_find(parent, ei[t])
+        b = uf_find(parent, ej[t])
         if a == b:
             continue
         if size[a] < size[b]:
@@ -116,27 +109,12 @@ def _labels_at(n, fi, fj, n_edges):  # pragma: no cover - compiled
     """Components of the first ``n_edges`` forest edges, numbered by lowest point index."""
     parent = np.arange(n)
     for t in range(n_edges):
-        a = _find(parent, fi[t])
-        b = _find(parent, fj[t])
-        if a != b:
-            if a < b:
-                parent[b] = a
-            else:
-                parent[a] = b
-    label_of_root = np.full(n, -1, dtype=np.int64)
-    labels = np.empty(n, dtype=np.int64)
-    nxt = 0
-    for i in range(n):
-        r = _find(parent, i)
-        if label_of_root[r] < 0:
-            label_of_root[r] = nxt
-            nxt += 1
-        labels[i] = label_of_root[r]
-    return labels
+        uf_union_low(parent, fi[t], fj[t])
+    return component_labels(parent)
 
 
 def _validate_X(X) -> np.ndarray:
-    return check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True, order="C")
+    return check_embeddings(X, what="DBSCAN")
 
 
 def _validate_eps(eps) -> float:

@@ -63,7 +63,8 @@ import numpy as np
 from numba import njit, prange
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils.validation import check_array
+
+from facecluster.cluster._common import check_embeddings
 
 __all__ = ["MeanShift", "mean_shift_grid"]
 
@@ -274,8 +275,7 @@ def _sequential_means(Xb, indptr, indices, rows, out):  # pragma: no cover - com
 # --------------------------------------------------------------------------------------
 def _validate_X(X) -> np.ndarray:
     """2-D finite array, float64 (float32 kept, as scikit-learn keeps it), C-ordered."""
-    X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True, order="C")
-    return X
+    return check_embeddings(X, what="mean-shift")
 
 
 def _validate_bandwidth(bandwidth) -> float:

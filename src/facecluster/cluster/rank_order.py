@@ -53,7 +53,8 @@ import faiss
 import numpy as np
 from numba import njit, prange
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.utils.validation import check_array
+
+from facecluster.cluster._common import check_embeddings, component_labels, uf_union_low
 
 __all__ = [
     "ApproximateRankOrder",
@@ -67,10 +68,7 @@ logger = logging.getLogger(__name__)
 
 
 def _validate_X(X) -> np.ndarray:
-    X = check_array(X, dtype=[np.float32, np.float64], ensure_all_finite=True, order="C")
-    if len(X) < 2:
-        raise ValueError(f"rank-order clustering needs at least 2 samples, got {len(X)}")
-    return X
+    return check_embeddings(X, min_samples=2, what="rank-order clustering")
 
 
 def _validate_k(k) -> int:
@@ -205,14 +203,6 @@ def rank_order_distances_slow(X, k: int) -> dict[tuple[int, int], float]:
 
 
 @njit(cache=True, nogil=True)
-def _find(parent, i):  # pragma: no cover - compiled
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-@njit(cache=True, nogil=True)
 def _merge_below(parent, lists, dist, order, start, threshold):  # pragma: no cover
     """Union the pairs taken in ``order`` (ascending ``D``) from ``start`` while ``D < t``."""
     k = dist.shape[1]
@@ -223,30 +213,9 @@ def _merge_below(parent, lists, dist, order, start, threshold):  # pragma: no co
         r = e % k
         if not dist[a, r] < threshold:
             break
-        x = _find(parent, a)
-        y = _find(parent, lists[a, r + 1])
-        if x != y:
-            if x < y:
-                parent[y] = x
-            else:
-                parent[x] = y
+        uf_union_low(parent, a, lists[a, r + 1])
         t += 1
     return t
-
-
-@njit(cache=True, nogil=True)
-def _component_labels(parent):  # pragma: no cover - compiled
-    n = parent.shape[0]
-    label_of_root = np.full(n, -1, dtype=np.int64)
-    labels = np.empty(n, dtype=np.int64)
-    nxt = 0
-    for i in range(n):
-        r = _find(parent, i)
-        if label_of_root[r] < 0:
-            label_of_root[r] = nxt
-            nxt += 1
-        labels[i] = label_of_root[r]
-    return labels
 
 
 def _labels_for_thresholds(lists, dist, thresholds) -> dict[float, np.ndarray]:
@@ -256,7 +225,7 @@ def _labels_for_thresholds(lists, dist, thresholds) -> dict[float, np.ndarray]:
     start = 0
     for t in sorted(set(thresholds)):
         start = _merge_below(parent, lists, dist, order, start, t)
-        out[t] = _component_labels(parent).astype(np.intp)
+        out[t] = component_labels(parent).astype(np.intp)
     return out
 
 
