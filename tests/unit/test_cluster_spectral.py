@@ -40,11 +40,11 @@ def test_cluster_spectral_embedding_matches_sklearn(seed: int, n: int, k: int) -
     affinity = rbf_kernel(X, gamma=2.0)
     before = affinity.copy()
     ref = spectral_embedding(affinity, n_components=k, drop_first=False, random_state=0)
-    exact = spectral_embedding_fast(affinity, k, dtype=np.float64)
+    exact = spectral_embedding_fast(affinity, k)  # float64 eigensolver (default)
     np.testing.assert_array_equal(affinity, before)  # input untouched
     scale = np.abs(ref).max()
     np.testing.assert_allclose(exact, ref, atol=1e-9 * scale)
-    fast = spectral_embedding_fast(affinity, k)  # float32 eigensolver
+    fast = spectral_embedding_fast(affinity, k, dtype=np.float32)
     np.testing.assert_allclose(fast, ref, atol=1e-4 * scale)
 
 
@@ -76,7 +76,13 @@ def test_cluster_spectral_deterministic_given_random_state() -> None:
 
 def test_cluster_spectral_estimator_api() -> None:
     est = FastSpectralClustering(n_clusters=2)
-    assert est.get_params() == {"n_clusters": 2, "gamma": 1.0, "n_init": 10, "random_state": None}
+    assert est.get_params() == {
+        "n_clusters": 2,
+        "gamma": 1.0,
+        "n_init": 10,
+        "random_state": None,
+        "eigen_dtype": "float64",
+    }
     assert clone(est).get_params() == est.get_params()
     with pytest.raises(TypeError):
         FastSpectralClustering(2)  # keyword-only
@@ -106,3 +112,12 @@ def test_cluster_spectral_embedding_rejects_bad_input() -> None:
         spectral_embedding_fast(np.ones((3, 3)), 5)
     with pytest.raises(ValueError, match="dtype"):
         spectral_embedding_fast(np.ones((3, 3)), 2, dtype=np.int64)
+    with pytest.raises(ValueError, match="dtype"):
+        FastSpectralClustering(n_clusters=2, eigen_dtype="float16").fit(np.eye(4))
+
+
+def test_cluster_spectral_float32_solver_is_an_option() -> None:
+    X, y = _unit_blobs(0, 160, 4, 0.5)
+    for dtype in ("float32", "float64"):
+        est = FastSpectralClustering(n_clusters=4, gamma=5.0, eigen_dtype=dtype, random_state=0)
+        assert adjusted_rand_score(y, est.fit_predict(X)) == 1.0

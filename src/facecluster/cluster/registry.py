@@ -473,7 +473,7 @@ ALGORITHMS: dict[str, MethodSpec] = {
             grid=DbscanGrid,
             needs_k=False,
             runner=_run_dbscan,
-            modules=("facecluster.cluster.dbscan",),
+            modules=("facecluster.cluster.dbscan", "facecluster.cluster._common"),
             summary="DBSCAN (min_samples 1: single linkage cut at eps)",
         ),
         MethodSpec(
@@ -481,7 +481,7 @@ ALGORITHMS: dict[str, MethodSpec] = {
             grid=MeanShiftGrid,
             needs_k=False,
             runner=_run_meanshift,
-            modules=("facecluster.cluster.meanshift",),
+            modules=("facecluster.cluster.meanshift", "facecluster.cluster._common"),
             summary="mean-shift, flat kernel, every point a seed",
         ),
         MethodSpec(
@@ -489,7 +489,7 @@ ALGORITHMS: dict[str, MethodSpec] = {
             grid=RankOrderGrid,
             needs_k=False,
             runner=_run_rank_order,
-            modules=("facecluster.cluster.rank_order",),
+            modules=("facecluster.cluster.rank_order", "facecluster.cluster._common"),
             summary="approximate rank-order clustering (Otto et al. 2018)",
         ),
         MethodSpec(
@@ -497,7 +497,7 @@ ALGORITHMS: dict[str, MethodSpec] = {
             grid=ChineseWhispersGrid,
             needs_k=False,
             runner=_run_chinese_whispers,
-            modules=("facecluster.cluster.chinese_whispers",),
+            modules=("facecluster.cluster.chinese_whispers", "facecluster.cluster._common"),
             summary="Chinese whispers on the distance-threshold graph",
         ),
     )
