@@ -124,3 +124,41 @@ def test_render_offline_html_has_no_external_resources(tmp_path):
     out = render_offline_html(path, tmp_path / "other.html")
     assert out.is_file() and "<title>Face clustering study</title>" in out.read_text()
     assert main([]) == 2
+
+
+def _manifest_rows(size: tuple[int, int], n: int = 3) -> list[dict]:
+    return [
+        {
+            "face_id": i,
+            "relpath": f"p/{i}.jpg",
+            "source_path": f"/x/p/{i}.jpg",
+            "identity": "p",
+            "in_study": True,
+            "status": "ok",
+            "reason": "",
+            "n_faces": 1,
+            "score": 1.0,
+            "bbox": [0.0, 0.0, float(size[0]), float(size[1])],
+            "landmarks": [],
+            "width": size[0],
+            "height": size[1],
+            "crop_index": i,
+        }
+        for i in range(n)
+    ]
+
+
+def test_source_size_note_flags_tiny_images(tmp_path):
+    from facecluster.faces.manifest import write_manifest
+    from facecluster.report.study import _source_size_note
+
+    paths = ProjectPaths.from_root(tmp_path)
+    assert _source_size_note(paths, "muct") == ""  # no manifest: nothing to say
+    paths.faces("muct").mkdir(parents=True)
+    write_manifest(_manifest_rows((24, 32)), paths.manifest("muct"))
+    note = _source_size_note(paths, "muct")
+    assert "median 24×32 px" in note and "tiny" in note
+    paths.faces("lfw").mkdir(parents=True)
+    write_manifest(_manifest_rows((250, 250)), paths.manifest("lfw"))
+    note = _source_size_note(paths, "lfw")
+    assert "median 250×250 px" in note and "tiny" not in note

@@ -576,6 +576,29 @@ def _repeat_fraction(n: int, m: int) -> float:
     return 1.0 - unique / m
 
 
+def _source_size_note(paths: ProjectPaths, dataset: str, small: int = 96) -> str:
+    """Median source image size of a dataset's faces (manifest), flagged when tiny.
+
+    Empty when the manifest is missing or holds no sizes.
+    """
+    try:
+        manifest = read_manifest(paths.manifest(dataset))
+    except (OSError, ValueError):
+        return ""
+    ok = manifest[(manifest["status"] == "ok") & manifest["in_study"].astype(bool)]
+    if ok.empty or "width" not in ok or ok["width"].isna().all():
+        return ""
+    w, h = int(ok["width"].median()), int(ok["height"].median())
+    note = f" Source images: median {w}×{h} px."
+    if min(w, h) < small:
+        note += (
+            " **These are tiny**: every face is upsampled to the networks' input size, so its "
+            "embeddings carry far less detail than those of faces detected in full-size images "
+            "(as the report's were)."
+        )
+    return note
+
+
 def reproduction_notes(
     params: Params,
     paths: ProjectPaths,
@@ -633,9 +656,10 @@ def reproduction_notes(
                     f"**{src}** (a different set of people and conditions), so its row is "
                     "not a reproduction."
                 )
+            extra += _source_size_note(paths, d)
             lines.append(f"- `{d}`: ours {ours}; the report's {theirs}.{extra}")
         else:
-            lines.append(f"- `{d}`: ours {ours}; not in the report.")
+            lines.append(f"- `{d}`: ours {ours}; not in the report.{_source_size_note(paths, d)}")
     lines.append("### Embeddings")
     for mname in params.study.models:
         spec = params.models.get(mname)
