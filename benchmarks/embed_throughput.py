@@ -25,7 +25,9 @@ from facecluster.paths import ProjectPaths
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--dataset", default="lfw")
     ap.add_argument("--model", default="facenet")
     ap.add_argument("--params", default="params.yaml")
@@ -43,7 +45,10 @@ def main() -> None:
         rows = rows[: args.limit]
     crops = load_crops(paths.faces(args.dataset), emb.crop_family)
     bs = spec.batch_size
-    inputs = [emb.preprocess(np.asarray(crops[rows[i : i + bs]])).to(emb.device) for i in range(0, len(rows), bs)]
+    inputs = [
+        emb.preprocess(np.asarray(crops[rows[i : i + bs]])).to(emb.device)
+        for i in range(0, len(rows), bs)
+    ]
 
     @torch.inference_mode()
     def bare() -> None:
@@ -64,7 +69,9 @@ def main() -> None:
         t_stage.append(time.perf_counter() - t0)
     n = len(rows)
     ips_bare, ips_stage = n / min(t_bare), n / min(t_stage)
-    print(f"model {args.model} on {emb.device}, {n} faces of {args.dataset}, batch {bs}, torch threads {torch.get_num_threads()}")
+    print(
+        f"model {args.model} on {emb.device}, {n} faces of {args.dataset}, batch {bs}, torch threads {torch.get_num_threads()}"
+    )
     print(f"bare forward : {ips_bare:8.1f} images/s")
     print(f"embed stage  : {ips_stage:8.1f} images/s")
     print(f"ratio        : {ips_stage / ips_bare:8.3f}  (target >= 0.8)")

@@ -15,7 +15,9 @@ paths = ProjectPaths.from_root()"""
 FACES = [
     ("code", 'dataset = "personal"\nparams_path = "params.yaml"', ["parameters"]),
     ("code", SETUP, []),
-    ("code", """\
+    (
+        "code",
+        """\
 from facecluster.faces.pipeline import extract_faces, load_crops
 from facecluster.faces.manifest import read_manifest
 from facecluster.report import faces as faces_report
@@ -23,32 +25,48 @@ from facecluster.report import faces as faces_report
 result = extract_faces(dataset, params, paths)
 summary = result.summary
 display(Markdown(f"# Faces: `{dataset}`"))
-display(Markdown(f"Dataset settings: `{params.dataset(dataset).model_dump()}`"))""", []),
-    ("code", """\
+display(Markdown(f"Dataset settings: `{params.dataset(dataset).model_dump()}`"))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 if result.skipped:
     display(Markdown(f"**Dataset `{dataset}` was skipped: {summary['reason']}.** "
                      "Nothing from it enters the embeddings, the sweep or the study report."))
-display(faces_report.overview_table(summary))""", []),
-    ("code", """\
+display(faces_report.overview_table(summary))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 manifest = read_manifest(paths.manifest(dataset))
 if not result.skipped:
     display(Markdown("## Failures by reason"))
     display(faces_report.failure_reasons(manifest))
     display(Markdown("## Files without a face crop (first 50)"))
-    display(faces_report.failures_table(manifest))""", []),
-    ("code", """\
+    display(faces_report.failures_table(manifest))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 if not result.skipped:
     display(Markdown("## Faces per identity"))
     display(faces_report.identity_histogram(manifest))
     display(Markdown("## Sample crops (FaceNet input)"))
     display(faces_report.sample_grid(load_crops(result.out_dir, "facenet"), manifest,
-                                     params.crops.sample_grid, seed=params.seed))""", []),
+                                     params.crops.sample_grid, seed=params.seed))""",
+        [],
+    ),
 ]
 
 EMBED = [
     ("code", 'dataset = "lfw"\nmodel = "facenet"\nparams_path = "params.yaml"', ["parameters"]),
     ("code", SETUP, []),
-    ("code", """\
+    (
+        "code",
+        """\
 from facecluster.embed.stage import run_embed_stage
 from facecluster.embed.extract import load_embedding_file
 from facecluster.report import projection
@@ -63,8 +81,12 @@ else:
         f"{info['study_faces']} faces of {info['identities']} identities in the clustering set "
         f"({info['faces']} embedded in all), {info['dim']}-d, L2-normalised; "
         f"{info['images_per_second']} images/s on `{info['device']}`; "
-        f"weights sha256 `{info['weights_sha256']}`."))""", []),
-    ("code", """\
+        f"weights sha256 `{info['weights_sha256']}`."))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 if "verification" in info:
     v = info["verification"]
     display(Markdown("## LFW verification (10 folds of pairs.txt, threshold chosen on 9 folds)"))
@@ -72,8 +94,12 @@ if "verification" in info:
         f"**Accuracy {100 * v['accuracy']:.2f}% ± {100 * v['accuracy_std']:.2f}** "
         f"over {v['pairs_scored']} of {v['pairs']} pairs "
         f"({v['pairs_missing_face']} pairs had an image without a detected face; "
-        f"counting them as errors: {100 * v['accuracy_all_pairs']:.2f}%)."))""", []),
-    ("code", """\
+        f"counting them as errors: {100 * v['accuracy_all_pairs']:.2f}%)."))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 if not info.get("skipped"):
     z = load_embedding_file(paths.embeddings(dataset, model))
     x, labels = z["embeddings"], z["labels"]
@@ -81,8 +107,12 @@ if not info.get("skipped"):
     ths = info.get("verification", {}).get("thresholds") or []
     threshold = sum(ths) / len(ths) if ths else None  # mean of the 10 fold thresholds
     display(Markdown("## Distances: same vs different identity"))
-    display(projection.distance_histogram(same, diff, title=f"{dataset} × {model}", threshold=threshold))""", []),
-    ("code", """\
+    display(projection.distance_histogram(same, diff, title=f"{dataset} × {model}", threshold=threshold))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 if not info.get("skipped"):
     pick = projection.subsample(labels, params.embed.map_max_points, params.seed, dataset, model)
     display(Markdown(f"## 2-D maps ({len(pick)} faces; the 20 largest identities in colour)"))
@@ -92,13 +122,17 @@ if not info.get("skipped"):
                                     perplexity=params.embed.tsne_perplexity)
         display(projection.save_map(
             coords, labels[pick], paths.report_dir("embed") / f"{dataset}-{model}-{method}.png",
-            title=f"{method.upper()}: {dataset} × {model}"))""", []),
+            title=f"{method.upper()}: {dataset} × {model}"))""",
+        [],
+    ),
 ]
 
 SWEEP = [
     ("code", 'dataset = "lfw"\nmodel = "facenet"\nparams_path = "params.yaml"', ["parameters"]),
     ("code", SETUP, []),
-    ("code", """\
+    (
+        "code",
+        """\
 from facecluster.sweep_stage import sweep_stage
 from facecluster.report import sweep as sweep_report
 
@@ -108,14 +142,22 @@ s = params.sweep
 display(Markdown(
     f"Protocol: {s.n_subsets} random subsets of {s.fraction:.0%} of the faces, drawn "
     f"{'with' if s.replace else 'without'} replacement (seed {params.seed}); "
-    "K-based methods get the true number of identities of each subset."))""", []),
-    ("code", """\
+    "K-based methods get the true number of identities of each subset."))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 if results.empty:
     display(Markdown(f"**Dataset `{dataset}` was skipped: no faces, nothing to cluster.**"))
 else:
     display(Markdown("## Best parameter of each method (mean ± 2σ over the subsets)"))
-    display(sweep_report.best_table(results))""", []),
-    ("code", """\
+    display(sweep_report.best_table(results))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 if not results.empty:
     display(Markdown("## Scores against the parameter"))
     for method, param, group in [("dbscan", "eps", None), ("meanshift", "bandwidth", None),
@@ -123,13 +165,17 @@ if not results.empty:
                                  ("chinese_whispers", "threshold", None)]:
         if method in set(results["method"]):
             display(sweep_report.curve_figure(results, method, param, group=group,
-                                              title=f"{method}: {dataset} × {model}"))""", []),
+                                              title=f"{method}: {dataset} × {model}"))""",
+        [],
+    ),
 ]
 
 REPORT = [
     ("code", 'params_path = "params.yaml"', ["parameters"]),
     ("code", SETUP, []),
-    ("code", """\
+    (
+        "code",
+        """\
 from facecluster.report.study import build_study_report
 
 report = build_study_report(params, paths)
@@ -142,16 +188,24 @@ display(Markdown(report.protocol))
 if report.status_note:
     display(Markdown(report.status_note))
 display(Markdown("Per-stage reports (faces found, embeddings, sweep of each dataset × model):"))
-display(HTML(report.links_html))""", []),
-    ("code", """\
+display(HTML(report.links_html))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown("## 1. Headline: the best setting of each method"))
 if report.empty:
     display(Markdown("**No results: every dataset was skipped or its sweep has not run.**"))
 else:
     display(report.headline)
     display(report.best_settings)
-    display(Markdown(f"`dvc metrics show` prints these numbers (`reports/{report.metrics_path.name}`)."))""", []),
-    ("code", """\
+    display(Markdown(f"`dvc metrics show` prints these numbers (`reports/{report.metrics_path.name}`)."))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown("## 2. Table I, regenerated: every method and parameter value"))
 display(Markdown(
     "The Castiel report's Table I beside ours (ARI), then the scores it did not publish "
@@ -161,26 +215,42 @@ display(Markdown(
 for model, blocks in report.table_one_html.items():
     display(Markdown(f"### {model}"))
     for block in blocks:
-        display(HTML(block))""", []),
-    ("code", """\
+        display(HTML(block))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown("## 3. Sensitivity to the parameter (mean ± 2σ over the subsets)"))
 for title, figure in report.curve_figures:
     display(figure)
 if report.plot_files:
     display(Markdown("DVC plot data (`dvc plots show`): "
-                     + ", ".join(f"`reports/plots/{p.name}`" for p in report.plot_files)))""", []),
-    ("code", """\
+                     + ", ".join(f"`reports/plots/{p.name}`" for p in report.plot_files)))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown("## 4. Clusters found vs true, and runtime"))
 if report.clusters_runtime is not None:
     display(report.clusters_runtime)
-    display(report.runtime_figure)""", []),
-    ("code", """\
+    display(report.runtime_figure)""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown("## 5. Embedding maps"))
 if not report.verification.empty:
     display(Markdown("LFW 10-fold verification accuracy of the embeddings:"))
     display(report.verification)
-display(HTML(report.maps_html))""", []),
-    ("code", """\
+display(HTML(report.maps_html))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown("## 6. Error galleries: largest false merges and false splits"))
 display(Markdown(
     "Best setting of each method, recomputed on subset 0 with the sweep's seeds. A *merge* is "
@@ -192,8 +262,12 @@ for gallery in report.galleries:
 if report.conditions is not None:
     display(Markdown("### Which conditions are split off?"))
     display(report.conditions)
-    display(Markdown(report.conditions_note))""", []),
-    ("code", """\
+    display(Markdown(report.conditions_note))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown("## 7. Statistics"))
 display(Markdown("### Paired comparison of the best two methods"))
 if report.paired is not None:
@@ -203,12 +277,18 @@ display(Markdown(
 for title, table in report.transfer:
     display(table)
 if report.transfer_note:
-    display(Markdown(report.transfer_note))""", []),
-    ("code", """\
+    display(Markdown(report.transfer_note))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown("## 8. Reproduction notes"))
 display(Markdown(report.notes))
 if report.beyond_table is not None:
-    display(report.beyond_table)""", []),
+    display(report.beyond_table)""",
+        [],
+    ),
 ]
 
 NOTEBOOKS = {

@@ -35,5 +35,7 @@ def test_faces_notebook(small_project, run_notebook, dataset, n_images, min_face
     assert crops.std() > 10  # real image content, not blank
     ok = man[man["status"] == "ok"]
     if dataset != "muct":  # MTCNN: a box and 5 landmarks per face
-        assert all(len(b) == 4 for b in ok["bbox"]) and all(len(lm) == 10 for lm in ok["landmarks"])
+        assert all(len(b) == 4 for b in ok["bbox"]) and all(
+            len(lm) == 10 for lm in ok["landmarks"]
+        )
         assert (ok["score"] > 0.9).all()

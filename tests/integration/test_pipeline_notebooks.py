@@ -41,7 +41,9 @@ def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch, datas
     for model in ("facenet", "lightcnn"):
         if not any((root / "data" / "models" / model).glob("*")):
             assert stages_main(["weights", model]) == 0
-        nb = run_notebook("20-embed.ipynb", root, f"embed-{dataset}-{model}", dataset=dataset, model=model)
+        nb = run_notebook(
+            "20-embed.ipynb", root, f"embed-{dataset}-{model}", dataset=dataset, model=model
+        )
         assert not _errors(nb)
         assert nb.metadata.papermill.parameters["model"] == model
         z = np.load(root / "data" / "embeddings" / f"{dataset}-{model}.npz")
@@ -55,14 +57,20 @@ def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch, datas
             v = metrics["verification"]
             assert v["pairs"] == 6000 and v["pairs_scored"] >= 1
         for method in ("umap", "tsne"):
-            assert (root / "reports" / "embed" / f"{dataset}-{model}-{method}.png").stat().st_size > 1000
+            assert (
+                root / "reports" / "embed" / f"{dataset}-{model}-{method}.png"
+            ).stat().st_size > 1000
     assert stages_main(["subsets", dataset]) == 0
     for model in ("facenet", "lightcnn"):
-        nb = run_notebook("30-sweep.ipynb", root, f"sweep-{dataset}-{model}", dataset=dataset, model=model)
+        nb = run_notebook(
+            "30-sweep.ipynb", root, f"sweep-{dataset}-{model}", dataset=dataset, model=model
+        )
         assert not _errors(nb)
         res = pd.read_parquet(root / "data" / "results" / f"{dataset}-{model}.parquet")
         assert set(res["subset"]) == {0, 1, 2}
-        assert {"kmeans", "agglomerative", "spectral", "dbscan", "meanshift", "rank_order"} <= set(res["method"])
+        assert {"kmeans", "agglomerative", "spectral", "dbscan", "meanshift", "rank_order"} <= set(
+            res["method"]
+        )
         assert res["ari"].between(-1, 1).all()
         best = json.loads((root / "reports" / "sweep" / f"{dataset}-{model}.json").read_text())
         assert "kmeans" in best

@@ -64,13 +64,18 @@ def test_torchvision_nms_dispatches_to_a_working_kernel():
     rng = np.random.default_rng(42)
     boxes, scores = random_boxes(rng, 60)
     tb, ts = torch.from_numpy(boxes).float(), torch.from_numpy(scores).float()
-    assert nms(tb, ts, 0.5).tolist() == brute_force_nms(tb.double().numpy(), ts.double().numpy(), 0.5)
+    assert nms(tb, ts, 0.5).tolist() == brute_force_nms(
+        tb.double().numpy(), ts.double().numpy(), 0.5
+    )
     idxs = torch.from_numpy(rng.integers(0, 3, size=60))
     kept = batched_nms(tb, ts, idxs, 0.5).tolist()
     expected = []
     for c in range(3):
         sel = np.flatnonzero(idxs.numpy() == c)
-        expected += [int(sel[k]) for k in brute_force_nms(tb.double().numpy()[sel], ts.double().numpy()[sel], 0.5)]
+        expected += [
+            int(sel[k])
+            for k in brute_force_nms(tb.double().numpy()[sel], ts.double().numpy()[sel], 0.5)
+        ]
     assert sorted(kept) == sorted(expected)
     assert ensure_torchvision_ops() == mode  # idempotent
 

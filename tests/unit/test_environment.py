@@ -33,6 +33,15 @@ def test_requirements_are_pinned_and_match_environment_yml(project_root):
 
 def test_named_packages_are_in_the_environment(project_root):
     req = _pins((project_root / "requirements.txt").read_text().splitlines())
-    for name in ["jupyterlab", "papermill", "torch", "scikit-learn", "faiss-cpu", "umap-learn",
-                 "seaborn", "pandas", "dvc"]:
+    for name in [
+        "jupyterlab",
+        "papermill",
+        "torch",
+        "scikit-learn",
+        "faiss-cpu",
+        "umap-learn",
+        "seaborn",
+        "pandas",
+        "dvc",
+    ]:
         assert name in req, name

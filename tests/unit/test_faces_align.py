@@ -38,7 +38,9 @@ def test_lightcnn_crop_puts_landmarks_on_template():
     eyes, mouth = np.array([120.0, 100.0]), np.array([126.0, 160.0])
     img[99:102, 119:122] = 255
     img[159:162, 125:128] = 255
-    lm = np.array([eyes - [15, 0], eyes + [15, 0], (eyes + mouth) / 2, mouth - [12, 0], mouth + [12, 0]])
+    lm = np.array(
+        [eyes - [15, 0], eyes + [15, 0], (eyes + mouth) / 2, mouth - [12, 0], mouth + [12, 0]]
+    )
     out = lightcnn_crop(img, Detection((80, 60, 170, 190), 0.99, lm.astype(np.float32)), 128)
     assert out.shape == (128, 128, 3) and out.dtype == np.uint8
     ys, xs = np.nonzero(out[..., 0] > 100)

@@ -45,7 +45,9 @@ def bad_folder(tmp_path: Path) -> Path:
 def test_bad_input_is_recorded_never_crashes(project_root, bad_folder, tmp_path):
     before = {p: p.read_bytes() for p in bad_folder.rglob("*") if p.is_file()}
     paths = ProjectPaths(tmp_path / "proj")
-    result = extract_faces("personal", _params(project_root, bad_folder, "none"), paths, progress=False)
+    result = extract_faces(
+        "personal", _params(project_root, bad_folder, "none"), paths, progress=False
+    )
     man = read_manifest(paths.manifest("personal"))
     assert set(man["status"]) <= set(STATUSES)
     by_name = dict(zip(man["relpath"].map(lambda r: Path(r).name), man["status"], strict=True))
@@ -77,7 +79,9 @@ def test_empty_folder_is_skipped_plainly(project_root, tmp_path):
     folder.mkdir()
     (folder / "README.md").write_text("no images here")
     paths = ProjectPaths(tmp_path / "proj")
-    result = extract_faces("personal", _params(project_root, folder, "mtcnn"), paths, progress=False)
+    result = extract_faces(
+        "personal", _params(project_root, folder, "mtcnn"), paths, progress=False
+    )
     assert result.skipped
     assert "no images" in result.summary["reason"]
     assert load_crops(result.out_dir, "facenet").shape[0] == 0
@@ -87,7 +91,12 @@ def test_empty_folder_is_skipped_plainly(project_root, tmp_path):
 def test_missing_folder_names_the_path(project_root, tmp_path):
     missing = tmp_path / "does-not-exist"
     with pytest.raises(FileNotFoundError, match=str(missing)):
-        extract_faces("personal", _params(project_root, missing, "none"), ProjectPaths(tmp_path), progress=False)
+        extract_faces(
+            "personal",
+            _params(project_root, missing, "none"),
+            ProjectPaths(tmp_path),
+            progress=False,
+        )
 
 
 def test_no_usable_face_is_a_clear_error(project_root, tmp_path):

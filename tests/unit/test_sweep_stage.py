@@ -14,10 +14,22 @@ from facecluster.sweep_stage import study_labels, subsets_stage, sweep_stage
 
 
 def _row(i: int, identity: str, status: str = "ok", in_study: bool = True, crop: int = -1) -> dict:
-    return {"face_id": i, "relpath": f"{identity}/{i}", "source_path": f"/x/{identity}/{i}",
-            "identity": identity, "in_study": in_study, "status": status, "reason": "",
-            "n_faces": 1, "score": 1.0, "bbox": [0, 0, 1, 1], "landmarks": [], "width": 1,
-            "height": 1, "crop_index": crop}
+    return {
+        "face_id": i,
+        "relpath": f"{identity}/{i}",
+        "source_path": f"/x/{identity}/{i}",
+        "identity": identity,
+        "in_study": in_study,
+        "status": status,
+        "reason": "",
+        "n_faces": 1,
+        "score": 1.0,
+        "bbox": [0, 0, 1, 1],
+        "landmarks": [],
+        "width": 1,
+        "height": 1,
+        "crop_index": crop,
+    }
 
 
 @pytest.fixture()
