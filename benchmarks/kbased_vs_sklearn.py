@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.metrics import adjusted_rand_score
 
 from facecluster import seeds
@@ -43,20 +42,8 @@ from facecluster.cluster import get_method
 from facecluster.config import load_params
 from facecluster.sweep import canonical_params, load_embeddings, load_subsets, names_from_path
 
-
-def _sklearn_estimator(method: str, point: dict, k: int, random_state: int):
-    if method == "kmeans":
-        return KMeans(n_clusters=k, n_init=point["n_init"], random_state=random_state)
-    if method == "spectral":
-        return SpectralClustering(
-            n_clusters=k,
-            affinity="rbf",
-            gamma=point["gamma"],
-            n_init=point["n_init"],
-            assign_labels="kmeans",
-            random_state=random_state,
-        )
-    raise SystemExit(f"no scikit-learn baseline here for {method!r} (kmeans, spectral)")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweep_speed import sklearn_estimator  # noqa: E402  (same folder: one baseline definition)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +88,7 @@ def _compare(X, y, subsets, runs, seed, dataset, model, stored, rows) -> None:
             t0 = time.perf_counter()
             ours = spec.run_grid(Xs, [point], n_clusters=k, random_state=rs)[0]
             t_ours = time.perf_counter() - t0
-            est = _sklearn_estimator(method, point, k, rs)
+            est = sklearn_estimator(method, point, k, rs)
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # ARPACK/graph-connectivity chatter

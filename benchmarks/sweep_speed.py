@@ -132,6 +132,26 @@ def ours(method: str, X: np.ndarray, K: int, grid: dict | None, seed: int) -> di
             "cpu": CPU["last"]}  # fmt: skip
 
 
+def sklearn_estimator(method: str, point: dict, K: int, seed: int) -> Any:
+    """scikit-learn's estimator for one grid point of ``method``: the baseline of ours."""
+    from sklearn import cluster as skc
+
+    if method == "kmeans":
+        return skc.KMeans(n_clusters=K, n_init=point["n_init"], random_state=seed)
+    if method == "spectral":
+        return skc.SpectralClustering(
+            n_clusters=K, affinity="rbf", gamma=point["gamma"], n_init=point["n_init"],
+            assign_labels="kmeans", random_state=seed,
+        )  # fmt: skip
+    if method == "agglomerative":
+        return skc.AgglomerativeClustering(n_clusters=K, linkage="ward")
+    if method == "dbscan":
+        return skc.DBSCAN(eps=point["eps"], min_samples=point["min_samples"])
+    if method == "meanshift":
+        return skc.MeanShift(bandwidth=point["bandwidth"])
+    raise ValueError(f"no scikit-learn counterpart for {method!r}")
+
+
 def sklearn_runs(
     method: str,
     X: np.ndarray,
@@ -142,30 +162,16 @@ def sklearn_runs(
     kmeans_n_init: int | None = None,
 ) -> list[tuple[dict, np.ndarray | None, float | None]]:
     """scikit-learn on each grid point (``None`` times for points not run)."""
-    from sklearn import cluster as skc
-
     out = []
     CPU["sklearn"] = 0.0
     for p in points:
-        if method == "kmeans":
-            n_init = min(kmeans_n_init or p["n_init"], p["n_init"])
-            est = skc.KMeans(n_clusters=K, n_init=n_init, random_state=seed)
-        elif method == "spectral":
-            est = skc.SpectralClustering(
-                n_clusters=K, affinity="rbf", gamma=p["gamma"], n_init=p["n_init"],
-                random_state=seed,
-            )  # fmt: skip
-        elif method == "agglomerative":
-            est = skc.AgglomerativeClustering(n_clusters=K, linkage="ward")
-        elif method == "dbscan":
-            est = skc.DBSCAN(eps=p["eps"], min_samples=p["min_samples"])
-        elif method == "meanshift":
-            if only is not None and not any(abs(p["bandwidth"] - b) < 1e-9 for b in only):
+        if method == "meanshift" and only is not None:
+            if not any(abs(p["bandwidth"] - b) < 1e-9 for b in only):
                 out.append((p, None, None))
                 continue
-            est = skc.MeanShift(bandwidth=p["bandwidth"])
-        else:
-            raise ValueError(method)
+        est = sklearn_estimator(method, p, K, seed)
+        if method == "kmeans":
+            est.set_params(n_init=min(kmeans_n_init or p["n_init"], p["n_init"]))
         labels, sec = timed(lambda est=est: est.fit_predict(X))
         if method == "kmeans" and est.n_init < p["n_init"]:
             scale = p["n_init"] / est.n_init
