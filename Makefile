@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # Tests and stages find the offline mirror through this variable (see README).
 PYTEST_ARGS ?=
 
-.PHONY: venv repro test test-fast lint format clean-venv
+.PHONY: venv repro test test-fast lint format deps clean-venv
 
 venv: $(STAMP)
 
@@ -30,13 +30,21 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not integration" $(PYTEST_ARGS)
 
+# Notebooks are linted too (ruff reads .ipynb natively); tools/make_notebook.py writes them.
+LINT_PATHS := src tests benchmarks tools notebooks
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/ruff format --check src tests benchmarks tools
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/python tools/stage_deps.py >/dev/null || (echo "dvc.yaml deps drifted: make deps" && false)
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks tools
-	$(BIN)/ruff check --fix src tests benchmarks tools
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+# Regenerate the code deps of every stage in dvc.yaml from the stages' import closures.
+deps: $(STAMP)
+	$(BIN)/python tools/stage_deps.py --write
 
 clean-venv:
 	rm -rf $(VENV)

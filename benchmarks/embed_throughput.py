@@ -19,9 +19,9 @@ import torch
 from facecluster.config import load_params
 from facecluster.embed.extract import embed_batches, make_loader
 from facecluster.embed.models import load_embedder
-from facecluster.faces.manifest import read_manifest
-from facecluster.faces.pipeline import load_crops
 from facecluster.paths import ProjectPaths
+from facecluster.stages.faces import read_crops, read_manifest
+from facecluster.stages.weights import read_weights
 
 
 def main() -> None:
@@ -38,13 +38,14 @@ def main() -> None:
     params = load_params(args.params)
     paths = ProjectPaths.from_root()
     spec = params.model(args.model)
-    emb = load_embedder(args.model, spec, paths, params.embed.device)
-    man = read_manifest(paths.manifest(args.dataset))
+    weights = read_weights(args.model, params, paths)
+    emb = load_embedder(args.model, spec, weights.path, weights.sha256, params.execution.device)
+    man = read_manifest(paths, args.dataset)
     rows = man.loc[man["status"] == "ok", "crop_index"].sort_values().to_numpy()
     if args.limit:
         rows = rows[: args.limit]
-    crops = load_crops(paths.faces(args.dataset), emb.crop_family)
-    bs = spec.batch_size
+    crops = read_crops(paths, args.dataset, emb.crop_family)
+    bs = params.execution.embed_batch_size
     inputs = [
         emb.preprocess(np.asarray(crops[rows[i : i + bs]])).to(emb.device)
         for i in range(0, len(rows), bs)
@@ -56,7 +57,9 @@ def main() -> None:
             emb.module(x)
 
     def stage() -> None:
-        embed_batches(emb, make_loader(crops, rows, bs, params.embed.num_workers), progress=False)
+        embed_batches(
+            emb, make_loader(crops, rows, bs, params.execution.num_workers), progress=False
+        )
 
     bare()  # warm-up
     t_bare, t_stage = [], []

@@ -38,9 +38,12 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from facecluster import seeds
-from facecluster.cluster import get_method
+from facecluster.cluster.registry import get_method
 from facecluster.config import load_params
-from facecluster.sweep import canonical_params, load_embeddings, load_subsets, names_from_path
+from facecluster.stages.embed import read_embeddings
+from facecluster.stages.subsets import read_subsets
+from facecluster.stages.sweep import names_from_path, read_results
+from facecluster.sweep.keys import canonical_params
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweep_speed import sklearn_estimator  # noqa: E402  (same folder: one baseline definition)
@@ -59,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
 
     params = load_params(args.params)
     dataset, model = names_from_path(args.embeddings)
-    X, y, _ = load_embeddings(args.embeddings)
-    subsets = load_subsets(args.subsets_file, n=X.shape[0])[: args.subsets]
+    emb = read_embeddings(args.embeddings)
+    X, y = emb.X, emb.labels
+    subsets = read_subsets(args.subsets_file, n=X.shape[0]).indices[: args.subsets]
     grids = params.sweep.method_grids()
-    stored = pd.read_parquet(args.results) if args.results else None
+    stored = read_results(args.results).table if args.results else None
 
     rows = []
     runs = [

@@ -42,9 +42,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from facecluster.cluster import ALGORITHMS
+from facecluster.cluster.registry import ALGORITHMS
 from facecluster.metrics import evaluate
-from facecluster.sweep import draw_subsets, load_embeddings
+from facecluster.stages.embed import read_embeddings
+from facecluster.sweep.subsets import draw_subsets
 
 METHODS = list(ALGORITHMS)
 SKLEARN_METHODS = ["kmeans", "spectral", "agglomerative", "dbscan", "meanshift"]
@@ -272,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         X_all, y_all = synthetic_faces(args.synthetic_n, args.synthetic_k, seed=args.seed)
         source = f"synthetic face-like data (seed {args.seed})"
     else:
-        X_all, labels, _ = load_embeddings(args.embeddings)
+        emb = read_embeddings(args.embeddings)
+        X_all, labels = emb.X, emb.labels
         y_all = np.unique(labels, return_inverse=True)[1].ravel()
         source = args.embeddings
     (idx,) = draw_subsets(

@@ -5,6 +5,7 @@ Usage: python tools/make_notebook.py   (rewrites every notebook in NOTEBOOKS bel
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def main() -> None:
             cell["id"] = f"{Path(name).stem}-{i:02d}"
         nbf.write(nb, ROOT / "notebooks" / name)
         print("wrote", name)
+    # the notebooks are linted like the package (make lint): write them ruff-formatted
+    ruff = Path(sys.executable).with_name("ruff")
+    subprocess.run([str(ruff), "format", "-q", str(ROOT / "notebooks")], check=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,15 @@
 """Cells of the template notebooks (thin: load config, call the package, show results)."""
 
-SETUP = """\
+
+def setup(*names: str) -> str:
+    """The set-up cell: logging, params, paths; ``names`` from IPython.display."""
+    shown = ", ".join(sorted({"Markdown", "display", *names}))
+    return f"""\
 %matplotlib inline
 import logging
-from IPython.display import HTML, Markdown, display
+
+from IPython.display import {shown}
+
 from facecluster.config import load_params
 from facecluster.log import setup_logging
 from facecluster.paths import ProjectPaths
@@ -12,17 +18,19 @@ setup_logging(logging.INFO)
 params = load_params(params_path)
 paths = ProjectPaths.from_root()"""
 
+
+SETUP = setup()
+
 FACES = [
     ("code", 'dataset = "personal"\nparams_path = "params.yaml"', ["parameters"]),
     ("code", SETUP, []),
     (
         "code",
         """\
-from facecluster.faces.pipeline import extract_faces, load_crops
-from facecluster.faces.manifest import read_manifest
 from facecluster.report import faces as faces_report
+from facecluster.stages import faces as stage
 
-result = extract_faces(dataset, params, paths)
+result = stage.run(dataset, params, paths)
 summary = result.summary
 display(Markdown(f"# Faces: `{dataset}`"))
 display(Markdown(f"Dataset settings: `{params.dataset(dataset).model_dump()}`"))""",
@@ -32,7 +40,7 @@ display(Markdown(f"Dataset settings: `{params.dataset(dataset).model_dump()}`"))
         "code",
         """\
 if result.skipped:
-    display(Markdown(f"**Dataset `{dataset}` was skipped: {summary['reason']}.** "
+    display(Markdown(f"**Dataset `{dataset}` was skipped: {result.skip_reason}.** "
                      "Nothing from it enters the embeddings, the sweep or the study report."))
 display(faces_report.overview_table(summary))""",
         [],
@@ -40,7 +48,7 @@ display(faces_report.overview_table(summary))""",
     (
         "code",
         """\
-manifest = read_manifest(paths.manifest(dataset))
+manifest = stage.read_manifest(paths, dataset)
 if not result.skipped:
     display(Markdown("## Failures by reason"))
     display(faces_report.failure_reasons(manifest))
@@ -55,7 +63,7 @@ if not result.skipped:
     display(Markdown("## Faces per identity"))
     display(faces_report.identity_histogram(manifest))
     display(Markdown("## Sample crops (FaceNet input)"))
-    display(faces_report.sample_grid(load_crops(result.out_dir, "facenet"), manifest,
+    display(faces_report.sample_grid(stage.read_crops(paths, dataset, "facenet"), manifest,
                                      params.crops.sample_grid, seed=params.seed))""",
         [],
     ),
@@ -67,15 +75,14 @@ EMBED = [
     (
         "code",
         """\
-from facecluster.embed.stage import run_embed_stage
-from facecluster.embed.extract import load_embedding_file
 from facecluster.report import projection
+from facecluster.stages import embed as stage
 
-info = run_embed_stage(dataset, model, params, paths)
+info = stage.run(dataset, model, params, paths)
 display(Markdown(f"# Embeddings: `{dataset}` × `{model}`"))
 display(Markdown(f"Model settings: `{params.model(model).model_dump()}`"))
-if info.get("skipped"):
-    display(Markdown(f"**Dataset `{dataset}` was skipped by the faces stage: {info['reason']}.**"))
+if info["skip_reason"] is not None:
+    display(Markdown(f"**Dataset `{dataset}` was skipped by the faces stage: {info['skip_reason']}.**"))
 else:
     display(Markdown(
         f"{info['study_faces']} faces of {info['identities']} identities in the clustering set "
@@ -100,9 +107,9 @@ if "verification" in info:
     (
         "code",
         """\
-if not info.get("skipped"):
-    z = load_embedding_file(paths.embeddings(dataset, model))
-    x, labels = z["embeddings"], z["labels"]
+if info["skip_reason"] is None:
+    z = stage.read_embeddings(paths.embeddings(dataset, model))
+    x, labels = z.X, z.labels
     same, diff = projection.pair_distance_samples(x, labels, n_pairs=20000, seed=params.seed)
     ths = info.get("verification", {}).get("thresholds") or []
     threshold = sum(ths) / len(ths) if ths else None  # mean of the 10 fold thresholds
@@ -113,15 +120,15 @@ if not info.get("skipped"):
     (
         "code",
         """\
-if not info.get("skipped"):
+if info["skip_reason"] is None:
     pick = projection.subsample(labels, params.embed.map_max_points, params.seed, dataset, model)
     display(Markdown(f"## 2-D maps ({len(pick)} faces; the 20 largest identities in colour)"))
-    for method in ("umap", "tsne"):
+    for method in stage.MAP_METHODS:
         coords = projection.project(x[pick], method, seed=params.seed,
                                     n_neighbors=params.embed.umap_neighbors,
                                     perplexity=params.embed.tsne_perplexity)
         display(projection.save_map(
-            coords, labels[pick], paths.report_dir("embed") / f"{dataset}-{model}-{method}.png",
+            coords, labels[pick], stage.map_path(paths, dataset, model, method),
             title=f"{method.upper()}: {dataset} × {model}"))""",
         [],
     ),
@@ -133,10 +140,10 @@ SWEEP = [
     (
         "code",
         """\
-from facecluster.sweep_stage import sweep_stage
 from facecluster.report import sweep as sweep_report
+from facecluster.stages import sweep as stage
 
-results = sweep_stage(dataset, model, params, paths)
+results = stage.run(dataset, model, params, paths)
 display(Markdown(f"# Clustering sweep: `{dataset}` × `{model}`"))
 s = params.sweep
 display(Markdown(
@@ -148,47 +155,43 @@ display(Markdown(
     (
         "code",
         """\
-if results.empty:
-    display(Markdown(f"**Dataset `{dataset}` was skipped: no faces, nothing to cluster.**"))
+if results.skipped:
+    display(Markdown(f"**Dataset `{dataset}` was skipped: {results.skip_reason}; nothing to cluster.**"))
 else:
     display(Markdown("## Best parameter of each method (mean ± 2σ over the subsets)"))
-    display(sweep_report.best_table(results))""",
+    display(sweep_report.best_table(results.table))""",
         [],
     ),
     (
         "code",
         """\
-if not results.empty:
-    display(Markdown("## Scores against the parameter"))
-    for method, param, group in [("dbscan", "eps", None), ("meanshift", "bandwidth", None),
-                                 ("rank_order", "threshold", "k"),
-                                 ("chinese_whispers", "threshold", None)]:
-        if method in set(results["method"]):
-            display(sweep_report.curve_figure(results, method, param, group=group,
-                                              title=f"{method}: {dataset} × {model}"))""",
+if not results.skipped:
+    display(Markdown("## Scores against the parameter (mean ± 2σ over the subsets)"))
+    for figure in sweep_report.curve_figures(results.table, title=f"{dataset} × {model}"):
+        display(figure)""",
         [],
     ),
 ]
 
 REPORT = [
     ("code", 'params_path = "params.yaml"', ["parameters"]),
-    ("code", SETUP, []),
+    ("code", setup("HTML"), []),
     (
         "code",
         """\
-from facecluster.report.study import build_study_report
+from facecluster.stages import report as stage
 
-report = build_study_report(params, paths)
+report = stage.run(params, paths)
 display(Markdown("# Face clustering study"))
 display(Markdown(
     "Which method clusters faces best, on which kind of data, with which embedding; how "
     "sensitive it is to its parameter, how fast it is, and how our numbers compare with the "
     "published ones (R. Castiel, *FaceNet Clustering Analysis*, 2018)."))
-display(Markdown(report.protocol))
-if report.status_note:
-    display(Markdown(report.status_note))
+display(Markdown(report.overview.protocol))
+if report.overview.status_note:
+    display(Markdown(report.overview.status_note))
 display(Markdown("Per-stage reports (faces found, embeddings, sweep of each dataset × model):"))
-display(HTML(report.links_html))""",
+display(HTML(report.overview.links_html))""",
         [],
     ),
     (
@@ -198,8 +201,8 @@ display(Markdown("## 1. Headline: the best setting of each method"))
 if report.empty:
     display(Markdown("**No results: every dataset was skipped or its sweep has not run.**"))
 else:
-    display(report.headline)
-    display(report.best_settings)
+    display(report.headline.table)
+    display(report.headline.best_settings)
     display(Markdown(f"`dvc metrics show` prints these numbers (`reports/{report.metrics_path.name}`)."))""",
         [],
     ),
@@ -212,7 +215,7 @@ display(Markdown(
     "(click a line to open or close a table). "
     "K-based methods were given the true K (`K=true`). The report's *personal* set was private: "
     "our `personal` row is another set of faces (see the notes at the end)."))
-for model, blocks in report.table_one_html.items():
+for model, blocks in report.table_one.html.items():
     display(Markdown(f"### {model}"))
     for block in blocks:
         display(HTML(block))""",
@@ -222,30 +225,32 @@ for model, blocks in report.table_one_html.items():
         "code",
         """\
 display(Markdown("## 3. Sensitivity to the parameter (mean ± 2σ over the subsets)"))
-for title, figure in report.curve_figures:
+for _title, figure in report.curves.figures:
     display(figure)
 if report.plot_files:
-    display(Markdown("DVC plot data (`dvc plots show`): "
-                     + ", ".join(f"`reports/plots/{p.name}`" for p in report.plot_files)))""",
+    display(Markdown(
+        f"DVC plot data (`dvc plots show`): {len(report.plot_files)} files "
+        "`reports/plots/<model>-<method>[-k<k>]-<dataset>.csv`, columns `param`, `ari`, "
+        "`pairwise_f1` and their ±2σ bounds (`_lo`, `_hi`)."))""",
         [],
     ),
     (
         "code",
         """\
 display(Markdown("## 4. Clusters found vs true, and runtime"))
-if report.clusters_runtime is not None:
-    display(report.clusters_runtime)
-    display(report.runtime_figure)""",
+if report.clusters_runtime.table is not None:
+    display(report.clusters_runtime.table)
+    display(report.clusters_runtime.figure)""",
         [],
     ),
     (
         "code",
         """\
 display(Markdown("## 5. Embedding maps"))
-if not report.verification.empty:
+if not report.maps.verification.empty:
     display(Markdown("LFW 10-fold verification accuracy of the embeddings:"))
-    display(report.verification)
-display(HTML(report.maps_html))""",
+    display(report.maps.verification)
+display(HTML(report.maps.html))""",
         [],
     ),
     (
@@ -257,12 +262,12 @@ display(Markdown(
     "a cluster holding several people (captions: identity); a *split* is one person spread over "
     "clusters (captions: cluster, and the condition in the file name where there is one). "
     "Click a line to open its gallery."))
-for gallery in report.galleries:
+for gallery in report.galleries.galleries:
     display(HTML(gallery.html))
-if report.conditions is not None:
+if report.galleries.conditions is not None:
     display(Markdown("### Which conditions are split off?"))
-    display(report.conditions)
-    display(Markdown(report.conditions_note))""",
+    display(report.galleries.conditions)
+    display(Markdown(report.galleries.conditions_note))""",
         [],
     ),
     (
@@ -270,14 +275,14 @@ if report.conditions is not None:
         """\
 display(Markdown("## 7. Statistics"))
 display(Markdown("### Paired comparison of the best two methods"))
-if report.paired is not None:
-    display(report.paired)
+if report.statistics.paired is not None:
+    display(report.statistics.paired)
 display(Markdown(
     "### Parameter transfer: is the best eps / bandwidth the same for every dataset?"))
-for title, table in report.transfer:
+for _title, table in report.statistics.transfer:
     display(table)
-if report.transfer_note:
-    display(Markdown(report.transfer_note))""",
+if report.statistics.transfer_note:
+    display(Markdown(report.statistics.transfer_note))""",
         [],
     ),
     (
@@ -285,8 +290,8 @@ if report.transfer_note:
         """\
 display(Markdown("## 8. Reproduction notes"))
 display(Markdown(report.notes))
-if report.beyond_table is not None:
-    display(report.beyond_table)""",
+if report.table_one.beyond_table is not None:
+    display(report.table_one.beyond_table)""",
         [],
     ),
 ]

@@ -1,13 +1,19 @@
-"""Command line: ``facecluster <command> ...`` (argparse sub-commands).
+"""The ``facecluster`` command, behind every DVC stage (``python -m facecluster …``).
 
-``facecluster sweep EMBEDDINGS.npz --out RESULTS.parquet [--params params.yaml]
-[-S key=value ...] [--dataset NAME] [--model NAME] [--metrics PATH] [--subsets PATH]`` runs
-the clustering protocol on any embeddings file — the same call
-(:func:`facecluster.sweep.sweep_embeddings_file`) the sweep notebook makes.
+``facecluster stage NAME ITEM…``
+    run a stage without its notebook (``weights M``, ``subsets D``; also ``faces D``,
+    ``embed D M``, ``sweep D M``, ``report``).
+``facecluster notebook NAME ITEM…``
+    run a stage through its template notebook with papermill (``notebooks/<NN>-<name>.ipynb``
+    → ``reports/<name>/<item>.ipynb``), then render the executed notebook as HTML.
+``facecluster sweep EMBEDDINGS.npz --out RESULTS.parquet [-S key=value …]``
+    the clustering protocol on any embeddings file.
+``facecluster render NOTEBOOK.ipynb [--title T]``
+    an executed notebook as a self-contained HTML report.
 
-Bad input (a params key that does not validate, a malformed embeddings file, subsets drawn
-with other settings, K larger than a subset) prints one line ``facecluster: error: ...`` and
-exits with status 2, without a traceback.
+One error path: a user error (:class:`facecluster.errors.UserError`, or a file that cannot be
+read) prints one line ``facecluster: error: …`` on stderr and exits with status 2, without a
+traceback; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -16,33 +22,118 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from facecluster.config import ConfigError, apply_overrides, parse_params, read_params_dict
+from facecluster.errors import EXIT_USER_ERROR, UserError, one_line
 
 log = logging.getLogger(__name__)
 
-EXIT_BAD_INPUT = 2
+#: Stage name -> (items it takes, template notebook or None).
+STAGE_ARGS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "faces": (("dataset",), "10-faces.ipynb"),
+    "weights": (("model",), None),
+    "embed": (("dataset", "model"), "20-embed.ipynb"),
+    "subsets": (("dataset",), None),
+    "sweep": (("dataset", "model"), "30-sweep.ipynb"),
+    "report": ((), "40-report.ipynb"),
+}
 
 
-class CliError(Exception):
-    """A user error reported as one line, exit status 2."""
+def _params(path: str, overrides: Sequence[str] = ()):
+    from facecluster.config import apply_overrides, load_params, parse_params, read_params_dict
+
+    if not overrides:
+        return load_params(path)
+    return parse_params(apply_overrides(read_params_dict(path), overrides), path)
 
 
-def _load_params(path: str, overrides: Sequence[str]):
+def _items(args: argparse.Namespace) -> dict[str, str]:
+    names, _ = STAGE_ARGS[args.name]
+    if len(args.items) != len(names):
+        want = " ".join(n.upper() for n in names) or "(no item)"
+        raise UserError(f"stage {args.name} takes {want}, got {' '.join(args.items) or 'none'}")
+    return dict(zip(names, args.items, strict=True))
+
+
+def _cmd_stage(args: argparse.Namespace) -> int:
+    import importlib
+
+    from facecluster.paths import ProjectPaths
+
+    items = _items(args)
+    params = _params(args.params, args.set)
+    module = importlib.import_module(f"facecluster.stages.{args.name}")
+    module.run(*items.values(), params, ProjectPaths.from_root())
+    return 0
+
+
+def _cmd_notebook(args: argparse.Namespace) -> int:
+    from facecluster.paths import ProjectPaths
+
+    items = _items(args)
+    template = STAGE_ARGS[args.name][1]
+    if template is None:
+        raise UserError(f"stage {args.name} has no notebook: run `facecluster stage {args.name}`")
+    _params(args.params)  # a bad params file fails here, in one line, before the kernel starts
+    paths = ProjectPaths.from_root()
+    stem = "-".join(items.values()) or "index"
+    out_dir = paths.reports if args.name == "report" else paths.report_dir(args.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{stem}.ipynb"
+    execute_notebook(
+        paths.root / "notebooks" / template, out, {**items, "params_path": args.params}
+    )
+    from facecluster.report.render import render_html
+
+    title = "Face clustering study" if args.name == "report" else f"{args.name}: {stem}"
+    html = render_html(out, title=title)
+    log.info("wrote %s (%.1f MB)", html, html.stat().st_size / 1e6)
+    return 0
+
+
+def execute_notebook(template: Path, out: Path, parameters: dict[str, Any]) -> None:
+    """Run a template notebook with papermill; a user error in it becomes one line."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
     try:
-        data = read_params_dict(path)
-    except FileNotFoundError:
-        raise CliError(f"params file not found: {path}") from None
-    if not isinstance(data, dict):
-        raise CliError(f"{path}: top level must be a mapping")
-    return parse_params(apply_overrides(data, overrides), path)
+        pm.execute_notebook(
+            str(template), str(out), parameters=parameters, log_output=True, progress_bar=False
+        )
+    except PapermillExecutionError as exc:
+        if exc.ename in user_error_names():
+            raise UserError(f"{exc.ename}: {one_line(exc.evalue)} (in {out})") from None
+        raise
+
+
+def user_error_names() -> set[str]:
+    """Class names of every :class:`UserError` subclass of the package (imports it all)."""
+    import importlib
+    import pkgutil
+
+    import facecluster
+
+    for info in pkgutil.walk_packages(facecluster.__path__, "facecluster."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    names, todo = set(), [UserError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from facecluster.sweep import sweep_embeddings_file
+    from facecluster.stages.sweep import sweep_file
 
-    params = _load_params(args.params, args.set)
-    table = sweep_embeddings_file(
+    params = _params(args.params, args.set)
+    if args.no_progress:
+        params = params.model_copy(
+            update={"execution": params.execution.model_copy(update={"progress": False})}
+        )
+    results = sweep_file(
         args.embeddings,
         args.out,
         params,
@@ -50,10 +141,31 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         model=args.model,
         subsets_path=args.subsets,
         metrics_path=args.metrics,
-        progress=not args.no_progress,
     )
-    log.info("%d rows written to %s", len(table), args.out)
+    log.info("%d rows written to %s", len(results.table), args.out)
     return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from facecluster.report.render import render_html
+
+    if not Path(args.notebook).is_file():
+        raise UserError(f"notebook not found: {args.notebook}")
+    render_html(args.notebook, args.out, title=args.title)
+    return 0
+
+
+def _add_params(p: argparse.ArgumentParser, overrides: bool = True) -> None:
+    p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    if overrides:
+        p.add_argument(
+            "-S",
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a params key, e.g. -S sweep.n_subsets=5 (YAML value; repeatable)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="INFO", help="logging level of facecluster (default: INFO)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    stage_help = "; ".join(
+        f"{n} {' '.join(a.upper() for a in items)}".strip() for n, (items, _) in STAGE_ARGS.items()
+    )
+    stage = sub.add_parser("stage", help="run a pipeline stage without its notebook")
+    stage.add_argument("name", choices=list(STAGE_ARGS), help=stage_help)
+    stage.add_argument("items", nargs="*", help="the stage's dataset and/or model")
+    _add_params(stage)
+    stage.set_defaults(func=_cmd_stage)
+
+    nb = sub.add_parser("notebook", help="run a stage through its notebook (papermill) + HTML")
+    nb.add_argument("name", choices=[n for n, (_, t) in STAGE_ARGS.items() if t])
+    nb.add_argument("items", nargs="*", help="the stage's dataset and/or model")
+    _add_params(nb, overrides=False)
+    nb.set_defaults(func=_cmd_notebook)
 
     sweep = sub.add_parser(
         "sweep",
@@ -76,17 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("embeddings", help="embeddings .npz (arrays 'embeddings', 'labels')")
     sweep.add_argument("--out", required=True, help="results parquet to write")
-    sweep.add_argument(
-        "--params", default="params.yaml", help="params file (default: %(default)s)"
-    )
-    sweep.add_argument(
-        "-S",
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a params key, e.g. -S sweep.n_subsets=5 (value parsed as YAML; repeatable)",
-    )
+    _add_params(sweep)
     sweep.add_argument("--dataset", help="dataset name (default: from '<dataset>-<model>.npz')")
     sweep.add_argument("--model", help="model name (default: from '<dataset>-<model>.npz')")
     sweep.add_argument("--metrics", help="write the best mean score per method here (JSON)")
@@ -95,13 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_sweep)
+
+    render = sub.add_parser("render", help="an executed notebook as self-contained HTML")
+    render.add_argument("notebook")
+    render.add_argument("--out", help="HTML file (default: beside the notebook)")
+    render.add_argument("--title")
+    render.set_defaults(func=_cmd_render)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``facecluster`` console script; returns the exit status."""
     from facecluster.log import setup_logging
-    from facecluster.sweep import SweepError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -110,14 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:
         parser.error(f"unknown --log-level {args.log_level!r}")
     func: Callable[[argparse.Namespace], int] = args.func
+    what = args.command if args.command not in ("stage", "notebook") else args.name
     try:
         return func(args)
-    except (CliError, ConfigError, SweepError, OSError) as exc:
-        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        print(f"facecluster {args.command}: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (UserError, OSError) as exc:
+        print(f"facecluster {what}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print(f"facecluster {args.command}: interrupted", file=sys.stderr)
+        print(f"facecluster {what}: interrupted", file=sys.stderr)
         return 130
 
 

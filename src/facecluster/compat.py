@@ -39,9 +39,7 @@ def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: floa
     if boxes.dim() != 2 or boxes.size(1) != 4:
         raise ValueError(f"boxes must have shape (N, 4), got {tuple(boxes.shape)}")
     if scores.dim() != 1 or scores.size(0) != boxes.size(0):
-        raise ValueError(
-            f"scores must have shape ({boxes.size(0)},), got {tuple(scores.shape)}"
-        )
+        raise ValueError(f"scores must have shape ({boxes.size(0)},), got {tuple(scores.shape)}")
     order = torch.sort(scores, dim=0, descending=True, stable=True).indices
     b = boxes[order]
     x1, y1, x2, y2 = b.unbind(1)
@@ -73,7 +71,9 @@ def _torchvision_extension_loads() -> bool | None:
     if _op_defined("nms"):
         return True
     pkg_dir = os.path.dirname(spec.origin)
-    libs = sorted(glob.glob(os.path.join(pkg_dir, "_C*.so")) + glob.glob(os.path.join(pkg_dir, "_C*.pyd")))
+    libs = sorted(
+        glob.glob(os.path.join(pkg_dir, "_C*.so")) + glob.glob(os.path.join(pkg_dir, "_C*.pyd"))
+    )
     if not libs:
         return False
     try:
@@ -106,7 +106,7 @@ def ensure_torchvision_ops() -> str:
     elif loads:
         mode = "native"
     else:
-        _LIB = torch.library.Library("torchvision", "DEF")  # noqa: TOR901 (kept alive globally)
+        _LIB = torch.library.Library("torchvision", "DEF")  # a module global: kept alive
         for name in ("nms", "qnms"):
             if not _op_defined(name):
                 _LIB.define(f"{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")

@@ -20,10 +20,13 @@ from pydantic import (
     model_validator,
 )
 
+from facecluster.cluster._validation import ConstraintError
+from facecluster.errors import UserError
+
 DetectorName = Literal["mtcnn", "haar", "none"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """params.yaml does not validate; the message names each offending key."""
 
 
@@ -94,7 +97,6 @@ class MtcnnSettings(Strict):
     min_face_size: int = Field(default=20, ge=4)
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     factor: float = Field(default=0.709, gt=0, lt=1)
-    batch_size: int = Field(default=32, ge=1)
 
 
 class HaarSettings(Strict):
@@ -108,7 +110,6 @@ class HaarSettings(Strict):
 class DetectorSettings(Strict):
     mtcnn: MtcnnSettings = MtcnnSettings()
     haar: HaarSettings = HaarSettings()
-    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 class CropSettings(Strict):
@@ -125,7 +126,6 @@ class CropSettings(Strict):
 class FacenetModel(Strict):
     kind: Literal["facenet"]
     weights: Literal["casia-webface", "vggface2"] = "casia-webface"
-    batch_size: int = Field(default=64, ge=1)
 
 
 class LightcnnModel(Strict):
@@ -134,15 +134,14 @@ class LightcnnModel(Strict):
     checkpoint: str | None = Field(
         default=None, description="user-supplied checkpoint for 9/29/29v2 (v4 is acquired)"
     )
-    batch_size: int = Field(default=64, ge=1)
 
 
 ModelSpec = Annotated[FacenetModel | LightcnnModel, Field(discriminator="kind")]
 
 
 class EmbedSettings(Strict):
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    num_workers: int = Field(default=0, ge=0)
+    """What the embed stage's report computes besides the embeddings (maps of the faces)."""
+
     umap_neighbors: int = Field(default=15, ge=2)
     tsne_perplexity: float = Field(default=30.0, gt=0)
     map_max_points: int = Field(default=3000, ge=10)
@@ -156,14 +155,15 @@ def _sweep_methods_model() -> type[Strict]:
 
     A method set to ``null`` is left out of the sweep; a method not mentioned runs its
     default grid.  Unknown method names and unknown parameters fail (``extra="forbid"``).
+    The grids come from :mod:`facecluster.cluster.grids`, which imports no algorithm.
     """
     from pydantic import create_model
 
-    from facecluster.cluster.registry import ALGORITHMS
+    from facecluster.cluster.grids import GRIDS
 
     fields: dict[str, Any] = {
-        name: (spec.grid | None, Field(default_factory=spec.grid, description=spec.summary))
-        for name, spec in ALGORITHMS.items()
+        name: (info.grid | None, Field(default_factory=info.grid, description=info.summary))
+        for name, info in GRIDS.items()
     }
     return create_model(  # type: ignore[call-overload,no-any-return]
         "SweepMethods", __base__=Strict, __doc__="Grids of the sweep, by method.", **fields
@@ -174,18 +174,13 @@ SweepMethods = _sweep_methods_model()
 
 
 class SweepSettings(Strict):
-    """The clustering protocol: subsets, methods with their grids, and the executor."""
+    """The clustering protocol: subsets and methods with their grids (how it runs, workers and
+    executor, is :class:`ExecutionSettings`)."""
 
     n_subsets: int = Field(default=30, ge=1, description="random subsets per dataset")
     fraction: float = Field(default=0.8, description="subset size as a fraction of the faces")
     replace: bool = Field(
         default=False, description="draw with replacement (the Castiel report's sampling)"
-    )
-    n_jobs: int = Field(default=1, description="parallel workers (joblib; -1: all cores)")
-    executor: Literal["serial", "joblib", "dask"] = "joblib"
-    scheduler: str | None = Field(
-        default=None,
-        description="dask scheduler address (tcp://host:8786); none: a local dask cluster",
     )
     methods: SweepMethods = Field(default_factory=SweepMethods)  # type: ignore[valid-type]
 
@@ -196,13 +191,6 @@ class SweepSettings(Strict):
             raise ValueError(f"fraction must be in (0, 1], got {v}")
         return v
 
-    @field_validator("n_jobs")
-    @classmethod
-    def _n_jobs_nonzero(cls, v: int) -> int:
-        if v == 0 or v < -1:
-            raise ValueError(f"n_jobs must be >= 1 or -1 (all cores), got {v}")
-        return v
-
     def method_grids(self) -> dict[str, Any]:
         """``{method: grid model}`` of the methods that run, in registry order."""
         return {
@@ -210,6 +198,42 @@ class SweepSettings(Strict):
             for name in type(self.methods).model_fields
             if (grid := getattr(self.methods, name)) is not None
         }
+
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class ExecutionSettings(Strict):
+    """How the stages run: **never changes a number**, so no stage lists it as a param.
+
+    Changing a worker count, the executor, the device or a batch size re-runs nothing
+    (``dvc status`` stays clean); a test proves that a sweep gives identical results with
+    1 and 2 workers, serial and joblib.  (On a GPU, embeddings agree with the CPU's to
+    floating-point tolerance, not bit for bit.)
+    """
+
+    device: Device = Field(
+        default="auto", description="face detection (MTCNN) and embedding: auto | cpu | cuda"
+    )
+    detector_batch_size: int = Field(default=32, ge=1, description="images per MTCNN batch")
+    embed_batch_size: int = Field(default=64, ge=1, description="crops per forward pass")
+    num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes")
+    executor: Literal["serial", "joblib", "dask"] = Field(
+        default="joblib", description="where sweep tasks run"
+    )
+    n_jobs: int = Field(default=1, description="sweep workers (joblib/local dask; -1: all cores)")
+    scheduler: str | None = Field(
+        default=None,
+        description="dask scheduler address (tcp://host:8786); none: a local dask cluster",
+    )
+    progress: bool = Field(default=True, description="progress bars")
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs_nonzero(cls, v: int) -> int:
+        if v == 0 or v < -1:
+            raise ValueError(f"n_jobs must be >= 1 or -1 (all cores), got {v}")
+        return v
 
 
 class ReportSettings(Strict):
@@ -234,6 +258,7 @@ class Params(Strict):
     embed: EmbedSettings = EmbedSettings()
     sweep: SweepSettings = SweepSettings()
     report: ReportSettings = ReportSettings()
+    execution: ExecutionSettings = ExecutionSettings()
 
     @model_validator(mode="after")
     def _study_names_exist(self) -> Params:
@@ -294,17 +319,45 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+#: Execution settings that used to sit in a science block: ``old key -> execution key``.
+MOVED_TO_EXECUTION = {
+    "sweep.n_jobs": "n_jobs",
+    "sweep.executor": "executor",
+    "sweep.scheduler": "scheduler",
+    "detector.device": "device",
+    "detector.mtcnn.batch_size": "detector_batch_size",
+    "embed.device": "device",
+    "embed.num_workers": "num_workers",
+}
+
+
+def _moved_key(loc: Sequence[str]) -> str | None:
+    key = ".".join(loc)
+    if key in MOVED_TO_EXECUTION:
+        return MOVED_TO_EXECUTION[key]
+    if len(loc) == 3 and loc[0] == "models" and loc[2] == "batch_size":
+        return "embed_batch_size"
+    return None
+
+
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: {exc.error_count()} invalid setting(s)"]
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         key = ".".join(loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "extra_forbidden" and (moved := _moved_key(loc)):
+            lines.append(
+                f"  '{key}' is an execution setting (it never changes a number): "
+                f"set 'execution.{moved}' instead"
+            )
+        elif err["type"] == "extra_forbidden":
             owner = _model_at(err["loc"][:-1]) if len(err["loc"]) > 1 else Params
             allowed = ", ".join(_allowed_keys(owner)) or "?"
             lines.append(f"  unknown key '{key}' (allowed here: {allowed})")
         elif err["type"] == "missing":
             lines.append(f"  missing key '{key}'")
+        elif isinstance(cause := err.get("ctx", {}).get("error"), ConstraintError):
+            lines.append(f"  '{key}' {cause}")  # '<key>' must be ..., got ...
         else:
             lines.append(f"  '{key}': {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)
@@ -322,7 +375,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate ``params.yaml`` (the only reader of that file)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"params file not found: {path.resolve()}")
+        raise ConfigError(f"params file not found: {path}")
     with path.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
     if not isinstance(data, Mapping):
@@ -351,5 +404,11 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 def read_params_dict(path: str | Path = "params.yaml") -> dict[str, Any]:
     """The raw mapping of a params file (for overrides before validation)."""
-    with Path(path).open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file not found: {path}")
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    return data

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from facecluster.errors import UserError
+
 CHUNK = 1 << 20
 
 
-class ChecksumError(ValueError):
+class ChecksumError(UserError, ValueError):
     """A file's digest differs from the expected one (the file is not used)."""
 
 

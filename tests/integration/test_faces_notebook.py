@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from facecluster.faces.manifest import read_manifest
+from facecluster.paths import ProjectPaths
+from facecluster.stages.faces import read_manifest, read_summary
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +26,14 @@ def test_faces_notebook(small_project, run_notebook, dataset, n_images, min_face
     pngs = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(pngs) >= 2
     faces = small_project / "data" / "faces" / dataset
-    man = read_manifest(faces / "manifest.parquet")
+    man = read_manifest(ProjectPaths(small_project), dataset)
     assert len(man) == n_images
     summary = json.loads((small_project / "reports" / "faces" / f"{dataset}.json").read_text())
+    assert summary == {
+        k: v for k, v in read_summary(ProjectPaths(small_project), dataset).summary.items()
+        if k != "root"
+    }  # fmt: skip
+    assert summary["skip_reason"] is None
     assert summary["images"] == n_images
     assert min_faces <= summary["faces"] <= n_images
     crops = np.load(faces / "crops_facenet.npy")
@@ -39,3 +45,20 @@ def test_faces_notebook(small_project, run_notebook, dataset, n_images, min_face
             len(lm) == 10 for lm in ok["landmarks"]
         )
         assert (ok["score"] > 0.9).all()
+
+
+def test_notebook_command_renders_html_and_reports_user_errors_in_one_line(
+    small_project, notebook_env, monkeypatch, capsys
+):
+    """What dvc.yaml runs: ``python -m facecluster notebook faces D`` (papermill + HTML)."""
+    from facecluster.cli import main
+
+    monkeypatch.chdir(small_project)
+    assert main(["notebook", "faces", "personal"]) == 0
+    html = small_project / "reports" / "faces" / "personal.html"
+    assert html.stat().st_size > 10_000 and b"Faces: " in html.read_bytes()
+    capsys.readouterr()
+    assert main(["notebook", "faces", "nosuch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("facecluster faces: error: ConfigError: unknown dataset 'nosuch'")

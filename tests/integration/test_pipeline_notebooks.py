@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
@@ -21,7 +20,7 @@ def sweep_project(small_project):
     """The small project with a short sweep (3 subsets) so the notebooks run in seconds."""
     params = yaml.safe_load((small_project / "params.yaml").read_text())
     params["sweep"]["n_subsets"] = 3
-    params["sweep"]["n_jobs"] = 1
+    params["execution"].update(n_jobs=1, progress=False)
     params["datasets"]["lfw"].update(pairs_faces=True, max_images=40)
     (small_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return small_project
@@ -33,7 +32,12 @@ def _errors(nb) -> list:
 
 @pytest.mark.parametrize("dataset", ["personal", "lfw"])
 def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch, dataset):
-    from facecluster.stages import main as stages_main
+    from facecluster.cli import main
+    from facecluster.paths import ProjectPaths
+    from facecluster.stages import embed, sweep
+
+    def stages_main(args):
+        return main(["stage", *args])
 
     root = sweep_project
     monkeypatch.chdir(root)
@@ -46,27 +50,26 @@ def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch, datas
         )
         assert not _errors(nb)
         assert nb.metadata.papermill.parameters["model"] == model
-        z = np.load(root / "data" / "embeddings" / f"{dataset}-{model}.npz")
-        x = z["embeddings"]
+        z = embed.read_embeddings(root / "data" / "embeddings" / f"{dataset}-{model}.npz")
+        x = z.X
         assert x.dtype == np.float32 and x.shape[1] == {"facenet": 512, "lightcnn": 256}[model]
         np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
-        assert len(z["labels"]) == len(x)
-        metrics = json.loads((root / "reports" / "embed" / f"{dataset}-{model}.json").read_text())
+        assert len(z.labels) == len(x) and z.skip_reason is None
+        metrics = embed.read_metrics(ProjectPaths(root), [(dataset, model)])[f"{dataset}-{model}"]
         assert metrics["study_faces"] == len(x)
         if dataset == "lfw":
             v = metrics["verification"]
             assert v["pairs"] == 6000 and v["pairs_scored"] >= 1
         for method in ("umap", "tsne"):
-            assert (
-                root / "reports" / "embed" / f"{dataset}-{model}-{method}.png"
-            ).stat().st_size > 1000
+            png = embed.map_path(ProjectPaths(root), dataset, model, method)
+            assert png.stat().st_size > 1000
     assert stages_main(["subsets", dataset]) == 0
     for model in ("facenet", "lightcnn"):
         nb = run_notebook(
             "30-sweep.ipynb", root, f"sweep-{dataset}-{model}", dataset=dataset, model=model
         )
         assert not _errors(nb)
-        res = pd.read_parquet(root / "data" / "results" / f"{dataset}-{model}.parquet")
+        res = sweep.read_results(root / "data" / "results" / f"{dataset}-{model}.parquet").table
         assert set(res["subset"]) == {0, 1, 2}
         assert {"kmeans", "agglomerative", "spectral", "dbscan", "meanshift", "rank_order"} <= set(
             res["method"]

@@ -1,8 +1,9 @@
 """notebooks/40-report.ipynb end to end (papermill) on a tiny generated project.
 
-The project (:func:`facecluster.report.synthetic.make_study_project`) holds what the stages
-before ``report`` write — faces manifest and crops, embeddings, subsets, embed / faces
-metrics and map PNGs, and results tables from the real sweep on generated embeddings — for
+The project (:func:`study_fixture.make_study_project`) holds what the stages before
+``report`` write, through the stages' own writers — faces manifest, crops and summary,
+embeddings, embed metrics and map PNGs, subsets, and results tables from the real sweep on
+generated embeddings — for
 ``personal`` and ``muct`` × ``facenet`` and ``lightcnn``, with ``lfw`` skipped.  No real face
 data is needed.
 """
@@ -20,9 +21,11 @@ import nbformat
 import pandas as pd
 import pytest
 
+from facecluster.report.plots import PLOT_COLUMNS
 from facecluster.report.study import render_offline_html
-from facecluster.report.synthetic import make_study_project
-from facecluster.sweep import best_scores
+from facecluster.stages.sweep import read_results
+from facecluster.sweep.summary import best_scores
+from study_fixture import make_study_project
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~45 s: sweeps + a kernel
 
@@ -111,7 +114,7 @@ def test_metrics_json_is_the_headline(site):
     for dataset in ("personal", "muct"):
         for model in ("facenet", "lightcnn"):
             expected = best_scores(
-                pd.read_parquet(site / "data" / "results" / f"{dataset}-{model}.parquet")
+                read_results(site / "data" / "results" / f"{dataset}-{model}.parquet").table
             )
             got = metrics[dataset][model]
             assert set(got) == set(METHODS)
@@ -124,17 +127,18 @@ def test_metrics_json_is_the_headline(site):
 def test_plot_data_files(site):
     names = sorted(p.name for p in (site / "reports" / "plots").glob("*.csv"))
     expected = sorted(
-        f"{m}-{x}.csv"
+        f"{m}-{x}-{d}.csv"
         for m in ("facenet", "lightcnn")
         for x in ("dbscan", "meanshift", "chinese_whispers", "rank_order-k5", "rank_order-k10")
+        for d in ("personal", "muct")  # lfw was skipped: no results, no curve
     )
     assert names == expected
-    df = pd.read_csv(site / "reports" / "plots" / "facenet-dbscan.csv")
+    for name in names:  # one dvc.yaml plots entry for the folder: the same columns everywhere
+        assert tuple(pd.read_csv(site / "reports" / "plots" / name).columns) == PLOT_COLUMNS
+    df = pd.read_csv(site / "reports" / "plots" / "facenet-dbscan-personal.csv")
     assert df["param"].tolist() == [0.3, 0.5, 0.7, 0.9]
-    for d in ("personal", "lfw", "muct"):  # the skipped dataset keeps its (empty) columns
-        assert {f"ari_{d}", f"ari_{d}_lo", f"ari_{d}_hi", f"pairwise_f1_{d}"} <= set(df.columns)
-    assert df["ari_lfw"].isna().all() and df["ari_personal"].between(-1, 1).all()
-    assert (df["ari_personal_lo"] <= df["ari_personal"]).all()
+    assert df["ari"].between(-1, 1).all()
+    assert (df["ari_lo"] <= df["ari"]).all() and (df["ari"] <= df["ari_hi"]).all()
 
 
 def test_index_html_is_offline_and_linked(site):

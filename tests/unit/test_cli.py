@@ -23,7 +23,6 @@ PARAMS = {
     "sweep": {
         "n_subsets": 2,
         "fraction": 0.8,
-        "executor": "serial",
         "methods": {
             "kmeans": {"n_init": 2},
             "agglomerative": {},
@@ -34,6 +33,7 @@ PARAMS = {
             "chinese_whispers": None,
         },
     },
+    "execution": {"executor": "serial", "progress": False},
 }
 
 
@@ -148,3 +148,24 @@ def test_cli_console_script(project):
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("facecluster sweep: error:")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["stage", "subsets"], "stage subsets takes DATASET, got none"),
+        (["stage", "embed", "lfw"], "stage embed takes DATASET MODEL, got lfw"),
+        (["stage", "subsets", "nosuch"], "unknown dataset 'nosuch'"),
+        (["notebook", "weights", "facenet"], "invalid choice: 'weights'"),
+    ],
+)
+def test_cli_stage_user_errors_are_one_line(project, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(project)
+    (project / "dvc.yaml").write_text("stages: {}\n", encoding="utf-8")
+    try:
+        rc = main([*args, "--params", str(project / "params.yaml")])
+    except SystemExit as exc:  # argparse's own usage error (exit 2, one usage + one line)
+        rc = exc.code
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert message in err and "Traceback" not in err

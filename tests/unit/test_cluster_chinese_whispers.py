@@ -81,8 +81,8 @@ def test_zero_iterations_leave_every_point_alone():
     ("X", "kwargs", "match"),
     [
         (np.array([[0.0, np.nan], [1.0, 1.0]]), {}, "NaN"),
-        (np.array([[0.0, np.inf], [1.0, 1.0]]), {}, "infinity"),
-        (np.zeros(4), {}, "2D array"),
+        (np.array([[0.0, np.inf], [1.0, 1.0]]), {}, "NaN or infinite"),
+        (np.zeros(4), {}, "2-D array"),
         (np.zeros((4, 2)), {"threshold": 0.0}, "threshold"),
         (np.zeros((4, 2)), {"threshold": -1.0}, "threshold"),
         (np.zeros((4, 2)), {"n_iter": -1}, "n_iter"),

@@ -8,7 +8,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from facecluster.cluster._common import (
-    check_embeddings,
     component_labels,
     first_seen_labels,
     uf_find,
@@ -50,12 +49,3 @@ def test_first_seen_labels_renumbers():
     labels = np.array([7, 7, 3, 9, 3, 0])
     np.testing.assert_array_equal(first_seen_labels(labels), [0, 0, 1, 2, 1, 3])
     assert first_seen_labels(np.empty(0, dtype=np.int64)).shape == (0,)
-
-
-def test_check_embeddings_errors_name_the_method():
-    with pytest.raises(ValueError, match="rank-order needs at least 2 samples"):
-        check_embeddings(np.zeros((1, 3)), min_samples=2, what="rank-order")
-    with pytest.raises(ValueError, match="NaN"):
-        check_embeddings(np.array([[0.0, np.nan]]))
-    X = check_embeddings(np.asfortranarray(np.ones((3, 2), dtype=np.float32)))
-    assert X.flags.c_contiguous and X.dtype == np.float32

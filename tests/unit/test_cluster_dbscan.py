@@ -107,8 +107,8 @@ def test_single_linkage_forest_is_minimum_spanning_tree():
     ("X", "kwargs", "match"),
     [
         (np.array([[0.0, np.nan], [1.0, 1.0]]), {"eps": 1.0}, "NaN"),
-        (np.array([[0.0, np.inf], [1.0, 1.0]]), {"eps": 1.0}, "infinity"),
-        (np.zeros(4), {"eps": 1.0}, "2D array"),
+        (np.array([[0.0, np.inf], [1.0, 1.0]]), {"eps": 1.0}, "NaN or infinite"),
+        (np.zeros(4), {"eps": 1.0}, "2-D array"),
         (np.zeros((4, 2)), {"eps": 0.0}, "eps"),
         (np.zeros((4, 2)), {"eps": -0.1}, "eps"),
         (np.zeros((4, 2)), {"eps": 0.5, "min_samples": 0}, "min_samples"),

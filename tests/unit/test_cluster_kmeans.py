@@ -128,16 +128,36 @@ def test_cluster_kmeans_estimator_api() -> None:
 @pytest.mark.parametrize(
     ("X", "params", "match"),
     [
-        (np.array([[0.0, 1.0], [np.nan, 2.0]]), {"n_clusters": 1}, "NaN or infinite"),
+        (
+            np.array([[0.0, 1.0], [np.nan, 2.0]]),
+            {"n_clusters": 1},
+            r"FastKMeans: X must be finite, got 1 NaN",
+        ),
         (np.array([[0.0, np.inf], [1.0, 2.0]]), {"n_clusters": 1}, "NaN or infinite"),
-        (np.zeros(5), {"n_clusters": 1}, "2-D"),
-        (np.zeros((0, 3)), {"n_clusters": 1}, "at least one sample"),
-        (np.zeros((4, 2)), {"n_clusters": 5}, r"n_clusters=5 .* n_samples=4"),
-        (np.zeros((4, 2)), {"n_clusters": 0}, r"n_clusters=0 .* n_samples=4"),
-        (np.zeros((4, 2)), {"n_clusters": 2.5}, "integer"),
-        (np.zeros((4, 2)), {"n_clusters": 2, "n_init": 0}, "n_init"),
+        (np.zeros(5), {"n_clusters": 1}, r"X must be a 2-D array .* got shape \(5,\)"),
+        (np.zeros((0, 3)), {"n_clusters": 1}, "at least 1 sample"),
+        (
+            np.zeros((4, 2)),
+            {"n_clusters": 5},
+            r"FastKMeans: n_clusters must be an int in \[1, n_samples=4\], got 5",
+        ),
+        (
+            np.zeros((4, 2)),
+            {"n_clusters": 0},
+            r"FastKMeans: n_clusters must be an int in \[1, inf\), got 0",
+        ),
+        (np.zeros((4, 2)), {"n_clusters": 2.5}, r"n_clusters must be an int .*, got 2.5"),
+        (
+            np.zeros((4, 2)),
+            {"n_clusters": 2, "n_init": 0},
+            r"FastKMeans: n_init must be an int in \[1, inf\), got 0",
+        ),
         (np.zeros((4, 2)), {"n_clusters": 2, "max_iter": 0}, "max_iter"),
-        (np.zeros((4, 2)), {"n_clusters": 2, "tol": -1.0}, "tol"),
+        (
+            np.zeros((4, 2)),
+            {"n_clusters": 2, "tol": -1.0},
+            r"tol must be a float in \[0, inf\), got -1.0",
+        ),
     ],
 )
 def test_cluster_kmeans_rejects_bad_input(X: np.ndarray, params: dict, match: str) -> None:

@@ -16,7 +16,7 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from facecluster.cluster import meanshift as ms
-from facecluster.cluster.meanshift import MeanShift, mean_shift_grid
+from facecluster.cluster.meanshift import FastMeanShift, mean_shift_grid
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,7 @@ def _faces(n_ids=30, per_id=(2, 8), d=512, seed=0):
 
 def _assert_same_as_sklearn(X, bandwidth, max_iter=300):
     ref = SkMeanShift(bandwidth=bandwidth, max_iter=max_iter).fit(X)
-    ours = MeanShift(bandwidth=bandwidth, max_iter=max_iter).fit(X)
+    ours = FastMeanShift(bandwidth=bandwidth, max_iter=max_iter).fit(X)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
     np.testing.assert_array_equal(ours.cluster_centers_, ref.cluster_centers_)
     assert ours.n_iter_ == ref.n_iter_
@@ -115,12 +115,12 @@ def test_mean_shift_grid_equals_estimator():
     grid = mean_shift_grid(X, bandwidths)
     assert len(grid) == len(bandwidths)
     for b, labels in zip(bandwidths, grid, strict=True):
-        np.testing.assert_array_equal(labels, MeanShift(bandwidth=b).fit(X).labels_)
+        np.testing.assert_array_equal(labels, FastMeanShift(bandwidth=b).fit(X).labels_)
 
 
 def test_meanshift_recovers_separated_blobs():
     X, y = make_blobs(150, n_features=16, centers=5, cluster_std=0.5, random_state=7)
-    labels = MeanShift(bandwidth=4.0).fit_predict(X)
+    labels = FastMeanShift(bandwidth=4.0).fit_predict(X)
     assert adjusted_rand_score(y, labels) == 1.0
 
 
@@ -142,8 +142,8 @@ def test_sequential_means_bitwise_equal_to_numpy(dtype, n_features):
     ("X", "kwargs", "match"),
     [
         (np.array([[0.0, np.nan], [1.0, 1.0]]), {"bandwidth": 1.0}, "NaN"),
-        (np.array([[0.0, np.inf], [1.0, 1.0]]), {"bandwidth": 1.0}, "infinity"),
-        (np.zeros(5), {"bandwidth": 1.0}, "2D array"),
+        (np.array([[0.0, np.inf], [1.0, 1.0]]), {"bandwidth": 1.0}, "NaN or infinite"),
+        (np.zeros(5), {"bandwidth": 1.0}, "2-D array"),
         (np.zeros((5, 2)), {"bandwidth": 0.0}, "bandwidth"),
         (np.zeros((5, 2)), {"bandwidth": -1.0}, "bandwidth"),
         (np.zeros((5, 2)), {"bandwidth": 1.0, "max_iter": -1}, "max_iter"),
@@ -151,13 +151,13 @@ def test_sequential_means_bitwise_equal_to_numpy(dtype, n_features):
 )
 def test_meanshift_rejects_bad_input(X, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        MeanShift(**kwargs).fit(X)
+        FastMeanShift(**kwargs).fit(X)
     with pytest.raises(ValueError, match=match):
         mean_shift_grid(X, [kwargs["bandwidth"]], max_iter=kwargs.get("max_iter", 300))
 
 
 def test_meanshift_init_only_stores_and_is_keyword_only():
-    est = MeanShift(bandwidth=-5)  # validated in fit, not here
+    est = FastMeanShift(bandwidth=-5)  # validated in fit, not here
     assert est.get_params() == {"bandwidth": -5, "max_iter": 300}
     with pytest.raises(TypeError):
-        MeanShift(0.5)  # type: ignore[misc]
+        FastMeanShift(0.5)  # type: ignore[misc]

@@ -101,8 +101,8 @@ def test_rank_order_recovers_separated_blobs():
     ("X", "kwargs", "match"),
     [
         (np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), {}, "NaN"),
-        (np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), {}, "infinity"),
-        (np.zeros(4), {}, "2D array"),
+        (np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), {}, "NaN or infinite"),
+        (np.zeros(4), {}, "2-D array"),
         (np.zeros((1, 3)), {}, "at least 2"),
         (np.zeros((5, 2)), {"k": 1}, "k must"),
         (np.zeros((5, 2)), {"k": 2.5}, "k must"),

@@ -93,11 +93,15 @@ def test_cluster_spectral_estimator_api() -> None:
     [
         (np.array([[0.0, 1.0], [np.nan, 2.0]]), {"n_clusters": 1}, "NaN or infinite"),
         (np.zeros(4), {"n_clusters": 1}, "2-D"),
-        (np.eye(3), {"n_clusters": 4}, r"n_clusters=4 .* n_samples=3"),
-        (np.eye(3), {"n_clusters": 0}, r"n_clusters=0 .* n_samples=3"),
+        (np.eye(3), {"n_clusters": 4}, r"n_clusters must be an int in \[1, n_samples=3\], got 4"),
+        (
+            np.eye(3),
+            {"n_clusters": 0},
+            r"FastSpectralClustering: n_clusters must be an int in \[1, inf\)",
+        ),
         (np.eye(3), {"n_clusters": 2, "gamma": 0.0}, "gamma"),
         (np.eye(3), {"n_clusters": 2, "n_init": 0}, "n_init"),
-        (np.ones((1, 3)), {"n_clusters": 1}, "n_samples >= 2"),
+        (np.ones((1, 3)), {"n_clusters": 1}, "X must be an array with at least 2 sample"),
     ],
 )
 def test_cluster_spectral_rejects_bad_input(X: np.ndarray, params: dict, match: str) -> None:
@@ -108,7 +112,10 @@ def test_cluster_spectral_rejects_bad_input(X: np.ndarray, params: dict, match: 
 def test_cluster_spectral_embedding_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="square"):
         spectral_embedding_fast(np.ones((3, 4)), 2)
-    with pytest.raises(ValueError, match=r"n_components=5 .* n_samples=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"spectral_embedding_fast: n_components must be an int in \[1, n_samples=3\], got 5",
+    ):
         spectral_embedding_fast(np.ones((3, 3)), 5)
     with pytest.raises(ValueError, match="dtype"):
         spectral_embedding_fast(np.ones((3, 3)), 2, dtype=np.int64)

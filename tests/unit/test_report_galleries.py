@@ -8,7 +8,9 @@ import pytest
 
 from facecluster.config import SweepSettings
 from facecluster.report import galleries as gal
-from facecluster.sweep import draw_subsets, run_sweep
+from facecluster.report import gallery_section as gs
+from facecluster.sweep.engine import run_sweep
+from facecluster.sweep.subsets import draw_subsets
 
 
 def test_false_merges_and_splits():
@@ -96,16 +98,16 @@ def test_split_conditions_and_verdict():
     )
     # glasses faces of both people end in a cluster of their own
     y_pred = np.array([0, 2, 0, 0, 1, 3, 1, 1])
-    table = gal.split_conditions(faces, y_pred).set_index("condition")
+    table = gs.split_conditions(faces, y_pred).set_index("condition")
     assert table.loc["glasses", "split_off"] == 2 and table.loc["glasses", "rate"] == 1.0
     assert table.loc["normal", "split_off"] == 0
-    verdict = gal.conditions_verdict(table.reset_index())
+    verdict = gs.conditions_verdict(table.reset_index())
     assert "`glasses` (100% of its faces, 100% of all split-offs)" in verdict
     assert "2 of 8" in verdict
-    assert "no condition drives" in gal.conditions_verdict(
-        gal.split_conditions(faces, np.repeat([0, 1], 4))
+    assert "no condition drives" in gs.conditions_verdict(
+        gs.split_conditions(faces, np.repeat([0, 1], 4))
     )
-    none = gal.split_conditions(faces.assign(condition=None), y_pred)
+    none = gs.split_conditions(faces.assign(condition=None), y_pred)
     assert none.empty
 
 
@@ -146,7 +148,6 @@ def swept():
     settings = SweepSettings.model_validate(
         {
             "n_subsets": 3,
-            "executor": "serial",
             "methods": {
                 "kmeans": {"n_init": 2},
                 "agglomerative": None,
@@ -172,8 +173,7 @@ def test_reproduce_run_matches_the_sweep(swept, tmp_path):
         dataset="toy",
         model="m",
         seed=11,
-        out_path=tmp_path / "r.parquet",
-        progress=False,
+        parts_dir=tmp_path / "r.parts",
     )
     for (method, params), rows in table.groupby(["method", "params"]):
         grid = list(dict.fromkeys(table.loc[table["method"] == method, "params"]))

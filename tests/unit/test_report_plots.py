@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from facecluster.report import plots
 from facecluster.report import tables as tb
-from facecluster.report.synthetic import results_frame
+from study_fixture import results_frame
 
 
 @pytest.fixture()
@@ -60,21 +60,28 @@ def test_write_plot_files(stats, tmp_path):
     files = plots.write_plot_files(
         curves, tmp_path, models=["facenet"], datasets=["personal", "lfw", "muct"]
     )
-    assert sorted(p.name for p in files) == [
-        "facenet-dbscan.csv",
-        "facenet-rank_order-k20.csv",
-        "facenet-rank_order-k50.csv",
-    ]
+    # one file per model × method (× k) × dataset with results: muct has none
+    assert sorted(p.name for p in files) == sorted(
+        f"facenet-{c}-{d}.csv"
+        for c in ("dbscan", "rank_order-k20", "rank_order-k50")
+        for d in ("personal", "lfw")
+    )
     assert not (tmp_path / "facenet-old.csv").exists()
-    df = pd.read_csv(tmp_path / "facenet-dbscan.csv")
+    for path in files:  # the same columns in every file: one dvc.yaml entry for the folder
+        assert tuple(pd.read_csv(path).columns) == plots.PLOT_COLUMNS
+    assert plots.PLOT_COLUMNS == (
+        "param", "ari", "ari_lo", "ari_hi", "pairwise_f1", "pairwise_f1_lo", "pairwise_f1_hi",
+    )  # fmt: skip
+    df = pd.read_csv(tmp_path / "facenet-dbscan-personal.csv")
     assert df["param"].tolist() == [0.5, 0.7]
-    assert df["ari_personal"].tolist() == pytest.approx([0.3, 0.9])
-    assert df["ari_lfw_hi"].iloc[1] == pytest.approx(1.1)
-    assert "ari_muct" in df and df["ari_muct"].isna().all()  # no results: empty but declared
-    assert {"pairwise_f1_lfw", "pairwise_f1_lfw_lo", "pairwise_f1_lfw_hi"} <= set(df.columns)
-    k50 = pd.read_csv(tmp_path / "facenet-rank_order-k50.csv")
+    assert df["ari"].tolist() == pytest.approx([0.3, 0.9])
+    lfw = pd.read_csv(tmp_path / "facenet-dbscan-lfw.csv")
+    assert lfw["ari_hi"].iloc[1] == pytest.approx(1.1)  # 0.9 + 2σ, σ = 0.1 (ddof=0)
+    assert lfw["ari_lo"].iloc[1] == pytest.approx(0.7)
+    assert lfw["pairwise_f1"].iloc[1] == pytest.approx(0.91)
+    k50 = pd.read_csv(tmp_path / "facenet-rank_order-k50-lfw.csv")
     assert k50["param"].tolist() == [0.8, 1.2]
-    assert k50["ari_lfw"].tolist() == pytest.approx([0.58, 0.62])
+    assert k50["ari"].tolist() == pytest.approx([0.58, 0.62])
 
 
 def test_figures(stats):

@@ -10,7 +10,7 @@ from scipy import stats as sps
 
 from facecluster.report import stats as st
 from facecluster.report import tables as tb
-from facecluster.report.synthetic import results_frame
+from study_fixture import results_frame
 
 
 def test_paired_difference_matches_scipy():

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import shutil
+from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
 
+import facecluster.report
 from facecluster.config import load_params
 from facecluster.paths import ProjectPaths
 from facecluster.report.study import build_study_report, main, render_offline_html
-from facecluster.report.synthetic import make_study_project
-from facecluster.sweep import best_scores
+from facecluster.stages.sweep import read_results
+from facecluster.sweep.summary import best_scores
+from study_fixture import make_study_project
 
 #: k-means, Ward and DBSCAN only: the cheapest methods (no mean-shift compilation in a unit test)
 METHODS = {"kmeans": {"n_init": 2}, "agglomerative": {}, "spectral": None,
@@ -33,6 +37,9 @@ def project(tmp_path_factory):
         n_subsets=2,
         methods=METHODS,
     )
+    # the executed stage notebooks' folders are not inputs of the report: build without them
+    for stage in ("faces", "embed", "sweep"):
+        shutil.rmtree(root / "reports" / stage)
     params = load_params(root / "params.yaml")
     paths = ProjectPaths.from_root(root)
     return params, paths, build_study_report(params, paths)
@@ -41,9 +48,10 @@ def project(tmp_path_factory):
 def test_metrics_json_holds_the_sweeps_best_scores(project):
     params, paths, report = project
     metrics = json.loads((paths.reports / "metrics.json").read_text())
-    assert metrics == report.metrics
+    assert report.metrics_path == paths.reports / "metrics.json"
+    assert metrics == report.headline.metrics
     assert metrics["lfw"] == {"facenet": {"skipped": True}}
-    expected = best_scores(pd.read_parquet(paths.results("personal", "facenet")))
+    expected = best_scores(read_results(paths.results("personal", "facenet")).table)
     got = metrics["personal"]["facenet"]
     assert set(got) == set(expected) == {"kmeans", "agglomerative", "dbscan"}
     for method, e in expected.items():
@@ -52,39 +60,58 @@ def test_metrics_json_holds_the_sweeps_best_scores(project):
         assert got[method]["pairwise_f1"] == pytest.approx(e["pairwise_f1"], abs=1e-6)
 
 
+def test_report_is_immutable(project):
+    _, _, report = project
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.notes = ""  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        report.table_one.styled["x"] = {}  # type: ignore[index]
+
+
 def test_report_sections(project):
     params, paths, report = project
-    assert "lfw" in report.status_note and "skipped" in report.status_note
-    assert "without replacement" in report.protocol
-    assert report.headline is not None and "0." in report.headline.to_html()
-    assert set(report.table_one) == {"facenet"}
-    assert set(report.table_one["facenet"]) == {"ari", "other"}
-    assert "published" in report.table_one["facenet"]["ari"].to_html()
-    ari_block, other_block = report.table_one_html["facenet"]
+    ov = report.overview
+    assert "lfw" in ov.status_note and "skipped" in ov.status_note
+    assert "without replacement" in ov.protocol
+    status = ov.status.set_index("dataset")
+    assert status.loc["lfw", "status"] == "skipped"
+    assert status.loc["lfw", "skip_reason"].startswith("no images found")
+    assert report.headline.table is not None and "0." in report.headline.table.to_html()
+    t1 = report.table_one
+    assert set(t1.styled) == {"facenet"} and set(t1.styled["facenet"]) == {"ari", "other"}
+    assert "published" in t1.styled["facenet"]["ari"].to_html()
+    ari_block, other_block = t1.html["facenet"]
     assert ari_block.startswith("<details open>") and other_block.startswith("<details>")
     assert "BCubed F1" in other_block and "NMI" in other_block
-    assert {p.name for p in report.plot_files} == {"facenet-dbscan.csv"}
+    assert {p.name for p in report.plot_files} == {"facenet-dbscan-personal.csv"}
     assert all(p.parent == paths.reports / "plots" for p in report.plot_files)
-    assert [t for t, _ in report.curve_figures] == ["dbscan × facenet"]
-    assert report.clusters_runtime is not None and report.runtime_figure is not None
-    assert report.paired is not None
-    assert report.transfer == [] and "at least two datasets" in report.transfer_note
+    assert [t for t, _ in report.curves.figures] == ["dbscan × facenet"]
+    cr = report.clusters_runtime
+    assert cr.table is not None and cr.figure is not None
+    sts = report.statistics
+    assert sts.paired is not None
+    assert sts.transfer == () and "at least two datasets" in sts.transfer_note
     # galleries: one per method on the one dataset with results, each reproducing the sweep
-    assert {g.method for g in report.galleries} == {"kmeans", "agglomerative", "dbscan"}
-    assert all(g.reproduced for g in report.galleries)
-    assert all(
-        "data:image/png;base64," in g.html or "No false" in g.html for g in report.galleries
-    )
+    galleries = report.galleries.galleries
+    assert {g.method for g in galleries} == {"kmeans", "agglomerative", "dbscan"}
+    assert all(g.reproduced for g in galleries)
+    assert all("data:image/png;base64," in g.html or "No false" in g.html for g in galleries)
     # file names carry Yale-like conditions, and 'glasses' faces are pushed off their people
-    assert report.conditions is not None and "glasses" in report.conditions.to_html()
-    assert "personal" in report.conditions_note and "grid point" in report.conditions_note
-    assert "grid points: split off" in report.conditions.data.columns
-    assert 'href="faces/personal.html"' in report.links_html
-    assert "embed/personal-facenet-umap.png" not in report.maps_html  # inlined, not linked
-    assert report.maps_html.count("data:image/png;base64,") == 4  # 2 datasets × umap, tsne
+    cond = report.galleries.conditions
+    assert cond is not None and "glasses" in cond.to_html()
+    note = report.galleries.conditions_note
+    assert "personal" in note and "grid point" in note
+    assert "grid points: split off" in cond.data.columns
+    # links to the stage pages are written whether or not the pages exist (same pipeline)
+    assert 'href="faces/personal.html"' in ov.links_html
+    assert 'href="sweep/lfw-facenet.html"' in ov.links_html and "not built" not in ov.links_html
+    # maps come from data/embeddings (the skipped dataset's are the embed stage's placeholders)
+    assert "embed/personal-facenet-umap.png" not in report.maps.html  # inlined, not linked
+    assert report.maps.html.count("data:image/png;base64,") == 4  # 2 datasets × umap, tsne
     notes = report.notes
     assert "**without** replacement" in notes and "**yale**" in notes
     assert "`lfw`: ours skipped" in notes and "casia-webface" in notes
+    assert "`personal`: ours 20 faces of 4 identities" in notes  # data/faces/<d>/summary.json
 
 
 def test_report_without_any_results(tmp_path):
@@ -97,11 +124,19 @@ def test_report_without_any_results(tmp_path):
         methods=METHODS,
     )
     report = build_study_report(load_params(root / "params.yaml"), ProjectPaths.from_root(root))
-    assert report.empty and report.headline is None and report.galleries == []
+    assert report.empty and report.headline.table is None and report.galleries.galleries == ()
+    assert report.plot_files == () and report.curves.figures == ()
     assert json.loads((root / "reports" / "metrics.json").read_text()) == {
         "muct": {"facenet": {"skipped": True}}
     }
-    assert "muct" in report.status_note
+    assert "muct" in report.overview.status_note
+
+
+def test_one_best_point_rule_in_the_report():
+    """The best grid point is facecluster.sweep.summary.best_points, nowhere else."""
+    for path in Path(facecluster.report.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "idxmax" not in text and "argmax" not in text, path.name
 
 
 def test_render_offline_html_has_no_external_resources(tmp_path):
@@ -149,8 +184,8 @@ def _manifest_rows(size: tuple[int, int], n: int = 3) -> list[dict]:
 
 
 def test_source_size_note_flags_tiny_images(tmp_path):
-    from facecluster.faces.manifest import write_manifest
-    from facecluster.report.study import _source_size_note
+    from facecluster.report.notes import _source_size_note
+    from facecluster.stages.faces import write_manifest
 
     paths = ProjectPaths.from_root(tmp_path)
     assert _source_size_note(paths, "muct") == ""  # no manifest: nothing to say

@@ -9,8 +9,13 @@ import pandas as pd
 import pytest
 
 from facecluster.paths import ProjectPaths
+from facecluster.report import table_one as t1
 from facecluster.report import tables as tb
-from facecluster.report.synthetic import results_frame
+from facecluster.report.inputs import read_results_tables, status_note
+from facecluster.stages.sweep import Results, write_results
+from facecluster.sweep.engine import finalise
+from facecluster.sweep.summary import best_points, grid_summary
+from study_fixture import results_frame
 
 KM = {"n_init": 10}
 RUNS = [
@@ -129,17 +134,17 @@ def test_winners_keep_exact_ties():
 
 
 def test_reference_key_matches_report_settings_only():
-    settings = tb._reference_settings()
-    assert tb.reference_key("kmeans", {"n_init": 10}, settings) == ("n_clusters", "true")
-    assert tb.reference_key("kmeans", {"n_init": 2}, settings) is None
-    assert tb.reference_key("agglomerative", {}, settings) == ("n_clusters", "true")
-    assert tb.reference_key("dbscan", {"eps": 0.7, "min_samples": 1}, settings) == ("eps", 0.7)
-    assert tb.reference_key("dbscan", {"eps": 0.7, "min_samples": 3}, settings) is None
-    assert tb.reference_key("rank_order", {"k": 20, "threshold": 1.0}, settings) is None
+    settings = t1._reference_settings()
+    assert t1.reference_key("kmeans", {"n_init": 10}, settings) == ("n_clusters", "true")
+    assert t1.reference_key("kmeans", {"n_init": 2}, settings) is None
+    assert t1.reference_key("agglomerative", {}, settings) == ("n_clusters", "true")
+    assert t1.reference_key("dbscan", {"eps": 0.7, "min_samples": 1}, settings) == ("eps", 0.7)
+    assert t1.reference_key("dbscan", {"eps": 0.7, "min_samples": 3}, settings) is None
+    assert t1.reference_key("rank_order", {"k": 20, "threshold": 1.0}, settings) is None
 
 
 def test_table_one_beside_published_values(stats):
-    long = tb.table_one(stats, tb.load_reference(), model="facenet")
+    long = t1.table_one(stats, tb.load_reference(), model="facenet")
     km = long[(long["method"] == "kmeans") & (long["dataset"] == "lfw")].iloc[0]
     assert km["published_mean"] == pytest.approx(0.393992)
     assert km["diff"] == pytest.approx(0.4 - 0.393992)
@@ -147,28 +152,28 @@ def test_table_one_beside_published_values(stats):
     eps = long[(long["setting"] == "eps=0.7") & (long["dataset"] == "lfw")].iloc[0]
     assert eps["published_mean"] == pytest.approx(0.956498)
     assert eps["beyond"]  # 0.5 vs 0.956 ± 0.011
-    table, css = tb.table_one_display(long, ["personal", "lfw"])
+    table, css = t1.table_one_display(long, ["personal", "lfw"])
     assert table.loc[("dbscan", "eps=0.7"), ("lfw", "published")] == "0.956 ± 0.011"
     assert table.loc[("dbscan", "eps=0.7"), ("lfw", "Δ")] == "-0.456"
-    assert css.loc[("dbscan", "eps=0.7"), ("lfw", "Δ")] == tb.BEYOND_CSS
-    nmi = tb.table_one(stats, tb.load_reference(), model="facenet", score="nmi")
+    assert css.loc[("dbscan", "eps=0.7"), ("lfw", "Δ")] == t1.BEYOND_CSS
+    nmi = t1.table_one(stats, tb.load_reference(), model="facenet", score="nmi")
     assert nmi["published_mean"].isna().all()
-    table, _ = tb.table_one_display(nmi, ["personal", "lfw"])
+    table, _ = t1.table_one_display(nmi, ["personal", "lfw"])
     assert set(table.columns.get_level_values(1)) == {"ours"}  # no published column for NMI
-    beyond = tb.beyond_published({"facenet": long})
+    beyond = t1.beyond_published({"facenet": long})
     assert ("lfw", "dbscan", "eps=0.7") in set(
         zip(beyond["dataset"], beyond["method"], beyond["setting"], strict=True)
     )
 
 
 def test_scores_display(stats):
-    t = tb.scores_display(stats, model="facenet", datasets=["personal", "lfw"])
+    t = t1.scores_display(stats, model="facenet", datasets=["personal", "lfw"])
     assert t.columns.tolist() == [
         (d, s) for d in ("personal", "lfw") for s in ("pairwise F1", "BCubed F1", "NMI")
     ]
     assert t.index.tolist() == [("kmeans", "K=true"), ("dbscan", "eps=0.5"), ("dbscan", "eps=0.7")]
     assert t.loc[("kmeans", "K=true"), ("personal", "NMI")] == "0.930 ± 0.163"
-    assert tb.scores_display(stats, model="lightcnn", datasets=["lfw"]).empty
+    assert t1.scores_display(stats, model="lightcnn", datasets=["lfw"]).empty
 
 
 def test_clusters_runtime_table(stats):
@@ -181,20 +186,34 @@ def test_clusters_runtime_table(stats):
     tb.style_clusters_runtime(t.reset_index()).to_html()
 
 
-def test_load_results_reports_skipped_and_missing(tmp_path, results):
+def test_best_configs_are_the_sweeps_best_points(results, stats):
+    """One rule: the report's best points are facecluster.sweep.summary's."""
+    expected = best_points(grid_summary(results))
+    got = tb.best_configs(stats)
+    assert got[["dataset", "model", "method", "params"]].equals(
+        expected[["dataset", "model", "method", "params"]]
+    )
+    assert np.allclose(got["ari_2std"], expected["ari_2std"])
+
+
+def test_read_results_tables_reports_skipped_and_missing(tmp_path, results):
     paths = ProjectPaths.from_root(tmp_path)
     paths.results("personal", "facenet").parent.mkdir(parents=True)
-    results[results["dataset"] == "personal"].to_parquet(paths.results("personal", "facenet"))
-    pd.DataFrame({"dataset": pd.Series(dtype=str)}).to_parquet(paths.results("lfw", "facenet"))
-    df, status = tb.load_results(paths, ["personal", "lfw", "muct"], ["facenet"])
+    write_results(
+        paths.results("personal", "facenet"), Results(results[results["dataset"] == "personal"])
+    )
+    write_results(paths.results("lfw", "facenet"), Results(finalise([]), "no images found"))
+    df, status = read_results_tables(paths, ["personal", "lfw", "muct"], ["facenet"])
     assert set(df["dataset"]) == {"personal"}
-    assert status.set_index("dataset")["status"].to_dict() == {
+    by_dataset = status.set_index("dataset")
+    assert by_dataset["status"].to_dict() == {
         "personal": "ok",
         "lfw": "skipped",
         "muct": "missing",
     }
-    assert status.set_index("dataset").loc["personal", "subsets"] == 3
-    note = tb.status_note(status)
+    assert by_dataset.loc["lfw", "skip_reason"] == "no images found"
+    assert by_dataset.loc["personal", "subsets"] == 3
+    note = status_note(status)
     assert "**Dataset `lfw`**" in note and "skipped" in note and "`muct`" in note
 
 

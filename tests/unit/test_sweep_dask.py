@@ -1,4 +1,4 @@
-"""The Dask executor (``sweep.executor: dask``) on a local cluster gives the serial table."""
+"""The Dask executor (``execution.executor: dask``) on a local cluster gives the serial table."""
 
 from __future__ import annotations
 
@@ -7,22 +7,23 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
 
-from facecluster.cluster import ALGORITHMS
-from facecluster.config import SweepSettings
-from facecluster.sweep import default_checkpoint_dir, draw_subsets, run_sweep
+from facecluster.cluster.registry import ALGORITHMS
+from facecluster.config import ExecutionSettings, SweepSettings
+from facecluster.sweep.engine import RUNTIME_COLUMNS, run_sweep
+from facecluster.sweep.subsets import draw_subsets
 
 distributed = pytest.importorskip("distributed")
 
-RUNTIME = ["runtime_s", "task_runtime_s"]
+RUNTIME = list(RUNTIME_COLUMNS)
 METHODS = {**dict.fromkeys(ALGORITHMS), "kmeans": {"n_init": 2}, "agglomerative": {},
            "dbscan": {"eps": [0.3, 0.6]}}  # fmt: skip
 
 
-def _sweep(X, y, out, **kw):
-    cfg = SweepSettings(n_subsets=3, methods=METHODS, **kw)
+def _sweep(X, y, parts, **execution):
+    cfg = SweepSettings(n_subsets=3, methods=METHODS)
     subsets = draw_subsets(len(X), n_subsets=3, fraction=0.8, seed_key=(5, "subsets", "toy"))
-    return run_sweep(X, y, subsets, cfg, dataset="toy", model="m", seed=5, out_path=out,
-                     progress=False)  # fmt: skip
+    return run_sweep(X, y, subsets, cfg, dataset="toy", model="m", seed=5, parts_dir=parts,
+                     execution=ExecutionSettings(progress=False, **execution))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +36,16 @@ def data():
 
 def test_sweep_dask_matches_serial(tmp_path, data):
     X, y = data
-    serial = _sweep(X, y, tmp_path / "s.parquet", executor="serial")
+    serial = _sweep(X, y, tmp_path / "s.parts", executor="serial")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:  # fmt: skip
-        out = tmp_path / "d.parquet"
-        dask = _sweep(X, y, out, executor="dask", scheduler=cluster.scheduler_address)
+        parts = tmp_path / "d.parts"
+        dask = _sweep(X, y, parts, executor="dask", scheduler=cluster.scheduler_address)
         pd.testing.assert_frame_equal(serial.drop(columns=RUNTIME), dask.drop(columns=RUNTIME))
         # checkpoints were written by the client as tasks finished: a re-run computes nothing
-        assert len(list(default_checkpoint_dir(out).glob("*.parquet"))) == 9
-        again = _sweep(X, y, out, executor="dask", scheduler=cluster.scheduler_address)
+        names = sorted(p.name for p in parts.glob("*.parquet"))
+        assert len(names) == 9
+        # the same part files as the serial run's: execution settings are not in the task keys
+        assert names == sorted(p.name for p in (tmp_path / "s.parts").glob("*.parquet"))
+        again = _sweep(X, y, parts, executor="dask", scheduler=cluster.scheduler_address)
         pd.testing.assert_frame_equal(dask, again)

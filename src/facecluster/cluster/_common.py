@@ -1,6 +1,7 @@
 """Pieces shared by the graph-based estimators (DBSCAN, rank-order, Chinese whispers).
 
-* ``check_embeddings`` — the one input check: a finite 2-D float array, C order.
+(The input checks live in :mod:`facecluster.cluster._validation`.)
+
 * ``uf_find`` / ``uf_union_low`` — a path-halving union-find over an ``int`` parent
   array; the union links the higher root under the lower one, so a component's
   root is always its lowest point index.
@@ -13,23 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from sklearn.utils.validation import check_array
 
 __all__ = [
-    "check_embeddings",
     "component_labels",
     "first_seen_labels",
     "uf_find",
     "uf_union_low",
 ]
-
-
-def check_embeddings(X, *, min_samples: int = 1, what: str = "clustering") -> np.ndarray:
-    """Validate ``X`` (finite, 2-D, float32/float64, C order); at least ``min_samples`` rows."""
-    X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=True, order="C")
-    if len(X) < min_samples:
-        raise ValueError(f"{what} needs at least {min_samples} samples, got {len(X)}")
-    return X
 
 
 @njit(cache=True, nogil=True)

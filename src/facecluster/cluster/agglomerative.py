@@ -26,7 +26,12 @@ from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import squareform
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from facecluster.cluster.kmeans import check_cluster_input, check_n_clusters
+from facecluster.cluster._validation import (
+    POSITIVE_INT,
+    check_n_clusters,
+    check_X,
+    validate_params,
+)
 
 __all__ = ["WardClustering", "cut_linkage", "ward_linkage"]
 
@@ -78,7 +83,7 @@ def cut_linkage(Z: np.ndarray, n_clusters: int) -> np.ndarray:
         Labels ``0..n_clusters-1`` numbered by each cluster's smallest sample index.
     """
     n = Z.shape[0] + 1
-    n_clusters = check_n_clusters(n_clusters, n)
+    n_clusters = check_n_clusters("cut_linkage", n_clusters, n)
     n_merges = n - n_clusters
     parent = np.arange(2 * n - 1)
     children = Z[:n_merges, :2].astype(np.intp)
@@ -101,8 +106,8 @@ class WardClustering(ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int
-        Number of clusters K, ``1 <= K <= n_samples``.
+    n_clusters : int, default=2
+        Number of clusters K, ``1 <= K <= n_samples`` (2: scikit-learn's default).
 
     Attributes
     ----------
@@ -116,7 +121,9 @@ class WardClustering(ClusterMixin, BaseEstimator):
     n_samples = 6,084) plus its condensed copy.
     """
 
-    def __init__(self, *, n_clusters: int) -> None:
+    _parameter_constraints: dict[str, list] = {"n_clusters": [POSITIVE_INT]}
+
+    def __init__(self, *, n_clusters: int = 2) -> None:
         self.n_clusters = n_clusters
 
     def fit(self, X: Any, y: Any = None) -> WardClustering:
@@ -132,9 +139,10 @@ class WardClustering(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        X = check_cluster_input(X)
+        params = validate_params(self)
+        X = check_X(X, owner="WardClustering")
         n_samples = X.shape[0]
-        n_clusters = check_n_clusters(self.n_clusters, n_samples)
+        n_clusters = check_n_clusters("WardClustering", params["n_clusters"], n_samples)
         logger.debug("WardClustering: n_samples=%d n_clusters=%d", n_samples, n_clusters)
         if n_samples == 1:
             self.labels_ = np.zeros(1, dtype=np.int64)

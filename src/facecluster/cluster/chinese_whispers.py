@@ -30,13 +30,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from numbers import Integral, Real
 
 import numpy as np
 from numba import njit
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from facecluster.cluster._common import check_embeddings, first_seen_labels
+from facecluster.cluster._common import first_seen_labels
+from facecluster.cluster._validation import (
+    NON_NEGATIVE_INT,
+    POSITIVE_REAL,
+    check_param,
+    check_X,
+    validate_params,
+)
 
 __all__ = ["ChineseWhispers", "chinese_whispers_grid"]
 
@@ -117,32 +123,6 @@ def _whisper_pass(indptr, indices, labels, order, weight, touched):  # pragma: n
     return changed
 
 
-def _validate_X(X) -> np.ndarray:
-    return check_embeddings(X, what="Chinese whispers")
-
-
-def _validate_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, Real):
-        raise ValueError(f"threshold must be a positive real number, got {threshold!r}")
-    if not (np.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"threshold must be > 0 and finite, got {threshold!r}")
-    return float(threshold)
-
-
-def _validate_n_iter(n_iter) -> int:
-    if isinstance(n_iter, bool) or not isinstance(n_iter, Integral) or n_iter < 0:
-        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
-    return int(n_iter)
-
-
-def _validate_random_state(random_state) -> int | None:
-    if random_state is None:
-        return None
-    if isinstance(random_state, bool) or not isinstance(random_state, Integral):
-        raise ValueError(f"random_state must be an int or None, got {random_state!r}")
-    return int(random_state)
-
-
 def _neighbour_graph(X: np.ndarray, threshold: float):
     """CSR graph of pairs closer than ``threshold`` (no self-loops), with float64 ``d²``."""
     X64 = np.asarray(X, dtype=np.float64)
@@ -192,10 +172,14 @@ def chinese_whispers_grid(
         ``labels[i] == ChineseWhispers(threshold=thresholds[i], n_iter=n_iter,
         random_state=random_state).fit(X).labels_`` (for an integer ``random_state``).
     """
-    ts = [_validate_threshold(t) for t in thresholds]
-    n_iter = _validate_n_iter(n_iter)
-    random_state = _validate_random_state(random_state)
-    X = _validate_X(X)
+    owner, rules = "chinese_whispers_grid", ChineseWhispers._parameter_constraints
+    ts = [
+        check_param(owner, f"thresholds[{i}]", t, rules["threshold"])
+        for i, t in enumerate(thresholds)
+    ]
+    n_iter = check_param(owner, "n_iter", n_iter, rules["n_iter"])
+    random_state = check_param(owner, "random_state", random_state, rules["random_state"])
+    X = check_X(X, owner=owner)
     if not ts:
         return []
     indptr, indices, d2 = _neighbour_graph(X, max(ts))
@@ -224,6 +208,12 @@ class ChineseWhispers(ClusterMixin, BaseEstimator):
         Cluster of each point, numbered by lowest point index.
     """
 
+    _parameter_constraints: dict[str, list] = {
+        "threshold": [POSITIVE_REAL],
+        "n_iter": [NON_NEGATIVE_INT],
+        "random_state": [NON_NEGATIVE_INT, None],
+    }
+
     def __init__(
         self, *, threshold: float = 0.6, n_iter: int = 100, random_state: int | None = None
     ):
@@ -233,12 +223,10 @@ class ChineseWhispers(ClusterMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Cluster ``X`` (array of shape ``(n_samples, n_features)``)."""
-        threshold = _validate_threshold(self.threshold)
-        n_iter = _validate_n_iter(self.n_iter)
-        random_state = _validate_random_state(self.random_state)
-        X = _validate_X(X)
+        params = validate_params(self)
+        X = check_X(X, owner="ChineseWhispers")
         self.labels_ = chinese_whispers_grid(
-            X, [threshold], n_iter=n_iter, random_state=random_state
+            X, [params["threshold"]], n_iter=params["n_iter"], random_state=params["random_state"]
         )[0]
         self.n_features_in_ = X.shape[1]
         return self

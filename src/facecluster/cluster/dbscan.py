@@ -29,14 +29,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from numbers import Integral, Real
 
 import numpy as np
 from numba import njit
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import DBSCAN
 
-from facecluster.cluster._common import check_embeddings, component_labels, uf_find, uf_union_low
+from facecluster.cluster._common import component_labels, uf_find, uf_union_low
+from facecluster.cluster._validation import (
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    check_param,
+    check_X,
+    validate_params,
+)
 
 __all__ = ["SingleLinkageDBSCAN", "dbscan_grid", "single_linkage_forest"]
 
@@ -113,24 +119,6 @@ def _labels_at(n, fi, fj, n_edges):  # pragma: no cover - compiled
     return component_labels(parent)
 
 
-def _validate_X(X) -> np.ndarray:
-    return check_embeddings(X, what="DBSCAN")
-
-
-def _validate_eps(eps) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, Real):
-        raise ValueError(f"eps must be a positive real number, got {eps!r}")
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be > 0 and finite, got {eps!r}")
-    return float(eps)
-
-
-def _validate_min_samples(min_samples) -> int:
-    if isinstance(min_samples, bool) or not isinstance(min_samples, Integral) or min_samples < 1:
-        raise ValueError(f"min_samples must be an integer >= 1, got {min_samples!r}")
-    return int(min_samples)
-
-
 def single_linkage_forest(X, max_distance: float):
     """Minimum spanning forest of the graph of pairs closer than ``max_distance`` (+ rounding).
 
@@ -150,8 +138,9 @@ def single_linkage_forest(X, max_distance: float):
     tol : float
         Bound on the difference between these ``d²`` and scikit-learn's.
     """
-    X = _validate_X(X)
-    max_distance = _validate_eps(max_distance)
+    X = check_X(X, owner="single_linkage_forest")
+    eps_rule = SingleLinkageDBSCAN._parameter_constraints["eps"]
+    max_distance = check_param("single_linkage_forest", "max_distance", max_distance, eps_rule)
     n, d = X.shape
     X64 = np.asarray(X, dtype=np.float64)
     xn = np.einsum("ij,ij->i", X64, X64)
@@ -168,10 +157,6 @@ def single_linkage_forest(X, max_distance: float):
         ew = np.concatenate([fw, ew])
         fi, fj, fw = _kruskal(n, ei, ej, ew, np.argsort(ew, kind="stable"))
     return fi, fj, fw, tol
-
-
-def _check_eps_values(eps_values) -> list[float]:
-    return [_validate_eps(e) for e in eps_values]
 
 
 def dbscan_grid(X, eps_values: Sequence[float], *, min_samples: int = 1) -> list[np.ndarray]:
@@ -193,9 +178,12 @@ def dbscan_grid(X, eps_values: Sequence[float], *, min_samples: int = 1) -> list
         ``labels[i] == sklearn.cluster.DBSCAN(eps=eps_values[i],
         min_samples=min_samples).fit(X).labels_``.
     """
-    eps_list = _check_eps_values(eps_values)
-    min_samples = _validate_min_samples(min_samples)
-    X = _validate_X(X)
+    owner, rules = "dbscan_grid", SingleLinkageDBSCAN._parameter_constraints
+    eps_list = [
+        check_param(owner, f"eps_values[{i}]", e, rules["eps"]) for i, e in enumerate(eps_values)
+    ]
+    min_samples = check_param(owner, "min_samples", min_samples, rules["min_samples"])
+    X = check_X(X, owner=owner)
     if not eps_list:
         return []
     if min_samples > 1:
@@ -224,8 +212,9 @@ class SingleLinkageDBSCAN(ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    eps : float
-        Neighbourhood radius (euclidean; on L2-normalised embeddings in ``(0, 2]``).
+    eps : float, default=0.5
+        Neighbourhood radius (euclidean; on L2-normalised embeddings in ``(0, 2]``; 0.5:
+        scikit-learn's default).
     min_samples : int, default=1
         Points (itself included) a core point needs within ``eps``.
 
@@ -235,16 +224,20 @@ class SingleLinkageDBSCAN(ClusterMixin, BaseEstimator):
         Cluster of each point, numbered by the lowest point index of each cluster.
     """
 
-    def __init__(self, *, eps: float, min_samples: int = 1):
+    _parameter_constraints: dict[str, list] = {
+        "eps": [POSITIVE_REAL],
+        "min_samples": [POSITIVE_INT],
+    }
+
+    def __init__(self, *, eps: float = 0.5, min_samples: int = 1):
         self.eps = eps
         self.min_samples = min_samples
 
     def fit(self, X, y=None):
         """Cluster ``X`` (array of shape ``(n_samples, n_features)``)."""
-        eps = _validate_eps(self.eps)
-        min_samples = _validate_min_samples(self.min_samples)
-        X = _validate_X(X)
-        self.labels_ = dbscan_grid(X, [eps], min_samples=min_samples)[0]
+        params = validate_params(self)
+        X = check_X(X, owner="SingleLinkageDBSCAN")
+        self.labels_ = dbscan_grid(X, [params["eps"]], min_samples=params["min_samples"])[0]
         self.n_features_in_ = X.shape[1]
         return self
 

@@ -37,8 +37,6 @@ near-ties may resolve differently; the tests find identical labels on float32 da
 from __future__ import annotations
 
 import logging
-import math
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -46,7 +44,16 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 
-__all__ = ["FastKMeans", "check_cluster_input", "check_n_clusters", "check_positive_int"]
+from facecluster.cluster._validation import (
+    NON_NEGATIVE_REAL,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    check_n_clusters,
+    check_X,
+    validate_params,
+)
+
+__all__ = ["FastKMeans"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,61 +62,6 @@ logger = logging.getLogger(__name__)
 _GRAM_MAX_BYTES = 1 << 30
 #: Columns per block when taking the argmin over centres of the (K, N) distance array.
 _ARGMIN_BLOCK = 256
-
-
-def check_cluster_input(X: Any) -> np.ndarray:
-    """Validate data for a clustering estimator.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        Real, finite values.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_features)
-        C-contiguous; float32 input stays float32, anything else becomes float64.
-
-    Raises
-    ------
-    ValueError
-        If X is not 2-D, has no sample or no feature, or holds NaN or infinite values.
-    """
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"X must have at least one sample and one feature, got {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"X must hold real numbers, got dtype {arr.dtype}")
-    dtype = np.float32 if arr.dtype == np.float32 else np.float64
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        n_bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise ValueError(f"X contains {n_bad} NaN or infinite value(s)")
-    return arr
-
-
-def check_n_clusters(n_clusters: Any, n_samples: int, name: str = "n_clusters") -> int:
-    """Check ``1 <= n_clusters <= n_samples`` and return it as an int.
-
-    Raises
-    ------
-    ValueError
-        Naming both numbers when ``n_clusters`` is out of range or not an integer.
-    """
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, Integral):
-        raise ValueError(f"{name} must be an integer, got {n_clusters!r}")
-    if not 1 <= int(n_clusters) <= n_samples:
-        raise ValueError(f"{name}={int(n_clusters)} must be between 1 and n_samples={n_samples}")
-    return int(n_clusters)
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    """Return ``value`` as an int if it is an integer >= 1, else raise ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class _Geometry:
@@ -385,8 +337,8 @@ class FastKMeans(ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int
-        Number of clusters K, ``1 <= K <= n_samples``.
+    n_clusters : int, default=8
+        Number of clusters K, ``1 <= K <= n_samples`` (8: scikit-learn's default).
     n_init : int, default=10
         Number of seedings; the run with the lowest inertia is kept.
     max_iter : int, default=300
@@ -417,10 +369,18 @@ class FastKMeans(ClusterMixin, BaseEstimator):
     distance matrix while fitting (296 MB at n_samples = 6,084) unless that exceeds 1 GiB.
     """
 
+    _parameter_constraints: dict[str, list] = {
+        "n_clusters": [POSITIVE_INT],
+        "n_init": [POSITIVE_INT],
+        "max_iter": [POSITIVE_INT],
+        "tol": [NON_NEGATIVE_REAL],
+        "random_state": [*RANDOM_STATE],
+    }
+
     def __init__(
         self,
         *,
-        n_clusters: int,
+        n_clusters: int = 8,
         n_init: int = 10,
         max_iter: int = 300,
         tol: float = 1e-4,
@@ -445,14 +405,12 @@ class FastKMeans(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        X = check_cluster_input(X)
+        params = validate_params(self)
+        X = check_X(X, owner="FastKMeans")
         n_samples = X.shape[0]
-        n_clusters = check_n_clusters(self.n_clusters, n_samples)
-        n_init = check_positive_int("n_init", self.n_init)
-        max_iter = check_positive_int("max_iter", self.max_iter)
-        if not (isinstance(self.tol, Real) and math.isfinite(self.tol) and self.tol >= 0):
-            raise ValueError(f"tol must be a finite number >= 0, got {self.tol!r}")
-        random_state = check_random_state(self.random_state)
+        n_clusters = check_n_clusters("FastKMeans", params["n_clusters"], n_samples)
+        n_init, max_iter, tol = params["n_init"], params["max_iter"], params["tol"]
+        random_state = check_random_state(params["random_state"])
         logger.debug(
             "FastKMeans: n_samples=%d n_features=%d n_clusters=%d n_init=%d dtype=%s",
             n_samples,
@@ -464,7 +422,7 @@ class FastKMeans(ClusterMixin, BaseEstimator):
 
         X_mean = X.mean(axis=0)
         X = X - X_mean
-        tol = float(np.mean(np.var(X, axis=0)) * self.tol) if self.tol else 0.0
+        tol = float(np.mean(np.var(X, axis=0)) * tol) if tol else 0.0
         geom = _Geometry(X)
 
         best: tuple[np.ndarray, float, np.ndarray, int] | None = None

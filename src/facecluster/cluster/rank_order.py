@@ -47,14 +47,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from numbers import Integral, Real
 
 import faiss
 import numpy as np
 from numba import njit, prange
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from facecluster.cluster._common import check_embeddings, component_labels, uf_union_low
+from facecluster.cluster._common import component_labels, uf_union_low
+from facecluster.cluster._validation import (
+    INT_AT_LEAST_2,
+    POSITIVE_REAL,
+    check_param,
+    check_X,
+    validate_params,
+)
 
 __all__ = [
     "ApproximateRankOrder",
@@ -65,24 +71,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def _validate_X(X) -> np.ndarray:
-    return check_embeddings(X, min_samples=2, what="rank-order clustering")
-
-
-def _validate_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, Integral) or k < 2:
-        raise ValueError(f"k must be an integer >= 2, got {k!r}")
-    return int(k)
-
-
-def _validate_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, Real):
-        raise ValueError(f"threshold must be a positive real number, got {threshold!r}")
-    if not (np.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"threshold must be > 0 and finite, got {threshold!r}")
-    return float(threshold)
 
 
 def top_k_lists(X, k: int) -> np.ndarray:
@@ -99,8 +87,9 @@ def top_k_lists(X, k: int) -> np.ndarray:
     -------
     ndarray of shape (n_samples, k + 1), int64
     """
-    X = _validate_X(X)
-    k = min(_validate_k(k), len(X) - 1)
+    X = check_X(X, owner="top_k_lists", min_samples=2)
+    k_rule = ApproximateRankOrder._parameter_constraints["k"]
+    k = min(check_param("top_k_lists", "k", k, k_rule), len(X) - 1)
     x32 = np.ascontiguousarray(X, dtype=np.float32)
     index = faiss.IndexFlatL2(x32.shape[1])
     index.add(x32)
@@ -249,9 +238,13 @@ def rank_order_grid(
         ``{(k, threshold): labels}``, labels equal to
         ``ApproximateRankOrder(k=k, threshold=threshold).fit(X).labels_``.
     """
-    ks = [_validate_k(k) for k in ks]
-    thresholds = [_validate_threshold(t) for t in thresholds]
-    X = _validate_X(X)
+    owner, rules = "rank_order_grid", ApproximateRankOrder._parameter_constraints
+    ks = [check_param(owner, f"ks[{i}]", k, rules["k"]) for i, k in enumerate(ks)]
+    thresholds = [
+        check_param(owner, f"thresholds[{i}]", t, rules["threshold"])
+        for i, t in enumerate(thresholds)
+    ]
+    X = check_X(X, owner=owner, min_samples=2)
     if not ks or not thresholds:
         return {}
     if max(ks) >= len(X):
@@ -282,15 +275,20 @@ class ApproximateRankOrder(ClusterMixin, BaseEstimator):
         Cluster of each point, numbered by lowest point index.
     """
 
+    _parameter_constraints: dict[str, list] = {
+        "k": [INT_AT_LEAST_2],
+        "threshold": [POSITIVE_REAL],
+    }
+
     def __init__(self, *, k: int = 200, threshold: float = 1.6):
         self.k = k
         self.threshold = threshold
 
     def fit(self, X, y=None):
         """Cluster ``X`` (array of shape ``(n_samples, n_features)``)."""
-        k = _validate_k(self.k)
-        threshold = _validate_threshold(self.threshold)
-        X = _validate_X(X)
+        params = validate_params(self)
+        k, threshold = params["k"], params["threshold"]
+        X = check_X(X, owner="ApproximateRankOrder", min_samples=2)
         self.labels_ = rank_order_grid(X, [k], [threshold])[(k, threshold)]
         self.n_features_in_ = X.shape[1]
         return self

@@ -3,12 +3,9 @@
 ``ALGORITHMS`` maps a method name (the key used in ``params.yaml`` under ``sweep.methods``)
 to a :class:`MethodSpec`.  A spec knows
 
-* its **grid model**: a pydantic model (``extra="forbid"``) whose list-valued fields are grid
-  axes and whose scalar fields are fixed settings; it validates the ranges (``eps > 0``,
-  ``k >= 2`` ...) and its defaults are the study's default grid (the Castiel report's settings
-  where that report has them);
-* whether it **needs K**, the true number of identities in the subset (the report's
-  assumption for k-means, Ward and spectral clustering);
+* its **grid model**, summary and whether it **needs K** (the true number of identities in
+  the subset), from :data:`facecluster.cluster.grids.GRIDS` (the grid models live there so
+  that the configuration can load them without the algorithms);
 * how to **run a whole grid** on one subset, sharing work between grid points where the
   algorithm allows it (one minimum spanning tree for every DBSCAN eps, one neighbour search
   for every rank-order (k, threshold), one neighbour graph for every Chinese-whispers
@@ -27,163 +24,46 @@ the true cost of the grid, and the per-point figure is the amortised cost of one
 
 from __future__ import annotations
 
-import itertools
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
+
+from facecluster.cluster._validation import ConstraintError
+from facecluster.cluster.grids import (
+    GRIDS,
+    AgglomerativeGrid,
+    ChineseWhispersGrid,
+    DbscanGrid,
+    GridPoint,
+    KMeansGrid,
+    MeanShiftGrid,
+    MethodGrid,
+    RankOrderGrid,
+    SpectralGrid,
+)
+
+__all__ = [
+    "ALGORITHMS",
+    "AgglomerativeGrid",
+    "ChineseWhispersGrid",
+    "DbscanGrid",
+    "GridPoint",
+    "KMeansGrid",
+    "MeanShiftGrid",
+    "MethodGrid",
+    "MethodSpec",
+    "RankOrderGrid",
+    "SpectralGrid",
+    "get_method",
+]
 
 Labels = np.ndarray
-GridPoint = dict[str, Any]
 #: ``(X, grid_points, n_clusters, random_state) -> [(labels, seconds), ...]`` in point order.
 Runner = Callable[[np.ndarray, Sequence[GridPoint], "int | None", "int | None"], list]
-
-PositiveFloat = Annotated[float, Field(gt=0)]
-
-
-def _axis(default: Sequence[Any], description: str) -> Any:
-    """A grid axis: a non-empty tuple of values (a scalar in the input means one value)."""
-    return Field(default=tuple(default), description=description)
-
-
-def _frange(start: float, stop: float, step: float) -> tuple[float, ...]:
-    """``start, start + step, ..., stop`` rounded to 10 decimals (no 0.30000000000000004)."""
-    n = int(round((stop - start) / step)) + 1
-    return tuple(round(start + i * step, 10) for i in range(n))
-
-
-# --------------------------------------------------------------------------------------------
-# grid models
-# --------------------------------------------------------------------------------------------
-class MethodGrid(BaseModel):
-    """Base of the per-method grid models.
-
-    Fields annotated ``tuple[..., ...]`` are grid axes (YAML lists; a scalar is read as a
-    one-value list); other fields are fixed settings.  :meth:`points` is the cartesian product
-    of the axes, in field order, each point carrying every field as a scalar.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @classmethod
-    def axis_names(cls) -> tuple[str, ...]:
-        """Names of the fields that are grid axes (list-valued)."""
-        return tuple(
-            name
-            for name, field in cls.model_fields.items()
-            if typing.get_origin(field.annotation) is tuple
-        )
-
-    @classmethod
-    def param_names(cls) -> tuple[str, ...]:
-        """Every parameter of a grid point (axes and fixed settings), in field order."""
-        return tuple(cls.model_fields)
-
-    @classmethod
-    def param_kinds(cls) -> dict[str, type]:
-        """``{name: int | float}``: the scalar type of each parameter (for table columns)."""
-        out: dict[str, type] = {}
-        for name, field in cls.model_fields.items():
-            ann = field.annotation
-            if typing.get_origin(ann) is tuple:
-                ann = typing.get_args(ann)[0]
-            while typing.get_origin(ann) is Annotated:
-                ann = typing.get_args(ann)[0]
-            out[name] = int if ann is int else float
-        return out
-
-    @model_validator(mode="before")
-    @classmethod
-    def _scalars_to_axes(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            axes = cls.axis_names()
-            data = {
-                k: ([v] if k in axes and isinstance(v, (int, float)) else v)
-                for k, v in data.items()
-            }
-        return data
-
-    @model_validator(mode="after")
-    def _axes_unique(self) -> MethodGrid:
-        for name in self.axis_names():
-            values = getattr(self, name)
-            if not values:
-                raise ValueError(f"{name} must list at least one value")
-            if len(set(values)) != len(values):
-                raise ValueError(f"{name} lists a value twice: {list(values)}")
-        return self
-
-    def points(self) -> list[GridPoint]:
-        """The grid points: one dict per combination of axis values (first axis outermost)."""
-        axes = [
-            [(name, v) for v in value] if isinstance(value, tuple) else [(name, value)]
-            for name, value in ((n, getattr(self, n)) for n in self.param_names())
-        ]
-        return [dict(combo) for combo in itertools.product(*axes)]
-
-
-class KMeansGrid(MethodGrid):
-    """k-means++ with K = the true number of identities (the report: sklearn ``n_init=10``)."""
-
-    n_init: int = Field(default=10, ge=1, description="k-means++ restarts, best inertia kept")
-
-
-class AgglomerativeGrid(MethodGrid):
-    """Ward linkage with K = the true number of identities; nothing to tune."""
-
-
-class SpectralGrid(MethodGrid):
-    """RBF affinity ``exp(-gamma * ||a - b||^2)``, k-means label assignment, K known."""
-
-    gamma: tuple[PositiveFloat, ...] = _axis((1.0,), "RBF affinity coefficient(s)")
-    n_init: int = Field(default=10, ge=1, description="k-means restarts on the spectral embedding")
-
-
-class DbscanGrid(MethodGrid):
-    """DBSCAN; with ``min_samples=1`` it is single linkage cut at ``eps`` (no noise)."""
-
-    eps: tuple[PositiveFloat, ...] = _axis(_frange(0.1, 1.2, 0.1), "neighbourhood radii")
-    min_samples: int = Field(default=1, ge=1, description="points (self included) for a core")
-
-
-class MeanShiftGrid(MethodGrid):
-    """Flat-kernel mean-shift, every point a seed, no bin seeding (sklearn's defaults)."""
-
-    bandwidth: tuple[PositiveFloat, ...] = _axis(_frange(0.1, 1.2, 0.1), "kernel radii")
-
-
-class RankOrderGrid(MethodGrid):
-    """Approximate rank-order clustering (Otto, Wang, Jain 2018): merge pairs with D_m < t.
-
-    D_m is divided by the pair's rank, so its useful range shrinks as k grows: on generated
-    face-like data (``benchmarks/sweep_speed.py --synthetic``) the best threshold was about
-    1.4 at k = 10, 0.8 at k = 50 and 0.2 at k = 200.  Mutual nearest neighbours have
-    D_m = 0 and merge at any threshold.  The default grid spans 0.1 ... 2.0, covering those
-    optima, the 1.1 of Otto et al.'s public LFW demo and the estimator's default 1.6.
-    """
-
-    k: tuple[Annotated[int, Field(ge=2)], ...] = _axis((20, 50, 100, 200), "neighbour-list sizes")
-    threshold: tuple[PositiveFloat, ...] = _axis(
-        (0.1, 0.2, 0.3, *_frange(0.4, 2.0, 0.2)), "merge pairs with D_m below this"
-    )
-
-
-class ChineseWhispersGrid(MethodGrid):
-    """Chinese whispers on the graph of faces closer than ``threshold`` (dlib's scheme).
-
-    dlib's face_recognition uses 0.5-0.6 on its own 128-d embeddings; FaceNet on LFW puts
-    same-identity faces at ~0.6-0.9 (DBSCAN's best eps there is 0.7), so the default grid
-    spans 0.4 ... 1.0 in steps of 0.05.
-    """
-
-    threshold: tuple[PositiveFloat, ...] = _axis(
-        _frange(0.4, 1.0, 0.05), "edge if euclidean distance is below this"
-    )
-    n_iter: int = Field(default=100, ge=1, description="label-propagation sweeps")
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,8 +192,9 @@ class MethodSpec:
     runner : callable
         ``(X, points, n_clusters, random_state) -> [(labels, seconds), ...]``.
     modules : tuple of str
-        The modules holding its implementation (their source is part of the sweep's
-        checkpoint key, so an edit invalidates cached results).
+        Every module whose code its computation runs (implementation, kernels, shared
+        helpers, validation, grid model); their source is part of the sweep's checkpoint
+        key, so an edit invalidates cached results.
     summary : str
         One line for reports.
     """
@@ -434,73 +315,56 @@ def _one_line(exc: ValidationError, prefix: str) -> str:
     parts = []
     for err in exc.errors():
         key = ".".join([prefix, *(str(p) for p in err["loc"])])
+        cause = err.get("ctx", {}).get("error")
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown key '{key}'")
+        elif isinstance(cause, ConstraintError):
+            parts.append(f"'{key}' {cause}")  # '<key>' must be ..., got ...
         else:
             parts.append(f"'{key}': {err['msg']} (got {err.get('input')!r})")
     return "; ".join(parts)
 
 
+#: Modules whose code every method runs (besides this registry, which the sweep adds).
+_SHARED = ("facecluster.cluster.grids", "facecluster.cluster._validation")
+
+#: How each method runs: its runner and the modules holding the code it executes.
+_RUNS: dict[str, tuple[Runner, tuple[str, ...]]] = {
+    "kmeans": (_run_kmeans, ("facecluster.cluster.kmeans",)),
+    "agglomerative": (_run_agglomerative, ("facecluster.cluster.agglomerative",)),
+    "spectral": (
+        _run_spectral,
+        ("facecluster.cluster.spectral", "facecluster.cluster.kmeans"),
+    ),
+    "dbscan": (_run_dbscan, ("facecluster.cluster.dbscan", "facecluster.cluster._common")),
+    "meanshift": (
+        _run_meanshift,
+        (
+            "facecluster.cluster.meanshift",
+            "facecluster.cluster.meanshift_neighbours",
+            "facecluster.cluster.meanshift_kernels",
+        ),
+    ),
+    "rank_order": (
+        _run_rank_order,
+        ("facecluster.cluster.rank_order", "facecluster.cluster._common"),
+    ),
+    "chinese_whispers": (
+        _run_chinese_whispers,
+        ("facecluster.cluster.chinese_whispers", "facecluster.cluster._common"),
+    ),
+}
+
 ALGORITHMS: dict[str, MethodSpec] = {
-    spec.name: spec
-    for spec in (
-        MethodSpec(
-            name="kmeans",
-            grid=KMeansGrid,
-            needs_k=True,
-            runner=_run_kmeans,
-            modules=("facecluster.cluster.kmeans",),
-            summary="k-means++ (K known, n_init 10)",
-        ),
-        MethodSpec(
-            name="agglomerative",
-            grid=AgglomerativeGrid,
-            needs_k=True,
-            runner=_run_agglomerative,
-            modules=("facecluster.cluster.agglomerative", "facecluster.cluster.kmeans"),
-            summary="Ward linkage (K known)",
-        ),
-        MethodSpec(
-            name="spectral",
-            grid=SpectralGrid,
-            needs_k=True,
-            runner=_run_spectral,
-            modules=("facecluster.cluster.spectral", "facecluster.cluster.kmeans"),
-            summary="spectral clustering, RBF affinity (K known)",
-        ),
-        MethodSpec(
-            name="dbscan",
-            grid=DbscanGrid,
-            needs_k=False,
-            runner=_run_dbscan,
-            modules=("facecluster.cluster.dbscan", "facecluster.cluster._common"),
-            summary="DBSCAN (min_samples 1: single linkage cut at eps)",
-        ),
-        MethodSpec(
-            name="meanshift",
-            grid=MeanShiftGrid,
-            needs_k=False,
-            runner=_run_meanshift,
-            modules=("facecluster.cluster.meanshift", "facecluster.cluster._common"),
-            summary="mean-shift, flat kernel, every point a seed",
-        ),
-        MethodSpec(
-            name="rank_order",
-            grid=RankOrderGrid,
-            needs_k=False,
-            runner=_run_rank_order,
-            modules=("facecluster.cluster.rank_order", "facecluster.cluster._common"),
-            summary="approximate rank-order clustering (Otto et al. 2018)",
-        ),
-        MethodSpec(
-            name="chinese_whispers",
-            grid=ChineseWhispersGrid,
-            needs_k=False,
-            runner=_run_chinese_whispers,
-            modules=("facecluster.cluster.chinese_whispers", "facecluster.cluster._common"),
-            summary="Chinese whispers on the distance-threshold graph",
-        ),
+    name: MethodSpec(
+        name=name,
+        grid=info.grid,
+        needs_k=info.needs_k,
+        runner=_RUNS[name][0],
+        modules=(*_RUNS[name][1], *_SHARED),
+        summary=info.summary,
     )
+    for name, info in GRIDS.items()
 }
 
 

@@ -37,8 +37,6 @@ with a clear spectral gap.
 from __future__ import annotations
 
 import logging
-import math
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -46,16 +44,23 @@ import scipy.linalg
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 
-from facecluster.cluster.kmeans import (
-    FastKMeans,
-    check_cluster_input,
+from facecluster.cluster._validation import (
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    RANDOM_STATE,
+    Options,
     check_n_clusters,
-    check_positive_int,
+    check_param,
+    check_X,
+    validate_params,
 )
+from facecluster.cluster.kmeans import FastKMeans
 
 __all__ = ["FastSpectralClustering", "rbf_affinity", "spectral_embedding_fast"]
 
 logger = logging.getLogger(__name__)
+
+_EIGEN_DTYPES = Options(("float64", "float32"))
 
 
 def rbf_affinity(X: np.ndarray, gamma: float) -> np.ndarray:
@@ -139,10 +144,9 @@ def _embed_inplace(
 ) -> np.ndarray:
     """:func:`spectral_embedding_fast` on a float64 affinity that it may overwrite."""
     n = m.shape[0]
-    n_components = check_n_clusters(n_components, n, name="n_components")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    owner = "spectral_embedding_fast"
+    n_components = check_n_clusters(owner, n_components, n, name="n_components")
+    dtype = np.dtype(check_param(owner, "dtype", np.dtype(dtype).name, [_EIGEN_DTYPES]))
     random_state = check_random_state(random_state)
     random_state.uniform(-1, 1, n)  # scikit-learn's ARPACK v0: keep the stream aligned
 
@@ -179,8 +183,9 @@ class FastSpectralClustering(ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int
-        Number of clusters K (and of eigenvectors), ``1 <= K <= n_samples``.
+    n_clusters : int, default=8
+        Number of clusters K (and of eigenvectors), ``1 <= K <= n_samples`` (8: scikit-learn's
+        default); X needs at least 2 samples.
     gamma : float, default=1.0
         RBF coefficient: affinity ``exp(-gamma * |x_i - x_j|^2)`` (euclidean; on L2-normalised
         embeddings squared distances lie in [0, 4]).
@@ -205,10 +210,18 @@ class FastSpectralClustering(ClusterMixin, BaseEstimator):
     (~0.9 GB at n_samples = 6,084).
     """
 
+    _parameter_constraints: dict[str, list] = {
+        "n_clusters": [POSITIVE_INT],
+        "gamma": [POSITIVE_REAL],
+        "n_init": [POSITIVE_INT],
+        "random_state": [*RANDOM_STATE],
+        "eigen_dtype": [_EIGEN_DTYPES],
+    }
+
     def __init__(
         self,
         *,
-        n_clusters: int,
+        n_clusters: int = 8,
         gamma: float = 1.0,
         n_init: int = 10,
         random_state: int | np.random.RandomState | None = None,
@@ -233,23 +246,21 @@ class FastSpectralClustering(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        X = check_cluster_input(X)
+        owner = "FastSpectralClustering"
+        params = validate_params(self)
+        X = check_X(X, owner=owner, min_samples=2)
         n_samples = X.shape[0]
-        n_clusters = check_n_clusters(self.n_clusters, n_samples)
-        n_init = check_positive_int("n_init", self.n_init)
-        if not (isinstance(self.gamma, Real) and math.isfinite(self.gamma) and self.gamma > 0):
-            raise ValueError(f"gamma must be a finite number > 0, got {self.gamma!r}")
-        if n_samples < 2:
-            raise ValueError(f"spectral clustering needs n_samples >= 2, got {n_samples}")
-        random_state = check_random_state(self.random_state)
+        n_clusters = check_n_clusters(owner, params["n_clusters"], n_samples)
+        n_init, gamma = params["n_init"], params["gamma"]
+        random_state = check_random_state(params["random_state"])
         logger.debug(
             "FastSpectralClustering: n_samples=%d n_clusters=%d gamma=%g",
             n_samples,
             n_clusters,
-            self.gamma,
+            gamma,
         )
         embedding = _embed_inplace(
-            rbf_affinity(X, float(self.gamma)), n_clusters, random_state, self.eigen_dtype
+            rbf_affinity(X, gamma), n_clusters, random_state, params["eigen_dtype"]
         )
         kmeans = FastKMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
         self.labels_ = kmeans.fit(embedding).labels_

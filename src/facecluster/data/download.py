@@ -12,6 +12,9 @@
   the target exists only when complete.
 * :func:`find_in_mirror` looks for an archive or extracted folder under
   ``$FACECLUSTER_MIRROR`` (:func:`facecluster.paths.mirror_root`) before anything is downloaded.
+
+Size (~520 lines): the archive-safety checks (links through links, both tar and zip) are most
+of it and belong with the extraction they guard.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 import requests
 from tqdm.auto import tqdm
 
+from facecluster.errors import UserError
 from facecluster.integrity import CHUNK, ChecksumError, file_hash
 from facecluster.paths import MIRROR_ENV, mirror_root
 
@@ -53,11 +57,11 @@ _DATA_FILTER: Callable | None = getattr(tarfile, "data_filter", None)
 _FILTER_ERROR: type[BaseException] | tuple[()] = getattr(tarfile, "FilterError", ())
 
 
-class DownloadError(OSError):
+class DownloadError(UserError, OSError):
     """A download failed (network, HTTP status, short read); the URL is in the message."""
 
 
-class UnsafeArchiveError(ValueError):
+class UnsafeArchiveError(UserError, ValueError):
     """An archive member would escape the target folder; nothing was extracted."""
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from facecluster.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -96,7 +98,7 @@ class ImageProbe:
     size: tuple[int, int] | None = None
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(UserError, FileNotFoundError):
     """A dataset folder (or file) does not exist; the message names the path."""
 
     def __init__(self, path: str | Path, what: str = "dataset folder not found") -> None:

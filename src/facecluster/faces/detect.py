@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from facecluster.config import DetectorSettings, HaarSettings, MtcnnSettings
+from facecluster.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +37,6 @@ class Detector(Protocol):
     name: str
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]: ...
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when a CUDA device is present, else ``cpu``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
-    return device
 
 
 class MtcnnDetector:
@@ -106,7 +96,9 @@ class HaarDetector:
         if not path.is_file():
             path = Path(cv2.data.haarcascades) / settings.cascade
         if not path.is_file():
-            raise FileNotFoundError(f"Haar cascade not found: {settings.cascade} (looked in {path.parent})")
+            raise FileNotFoundError(
+                f"Haar cascade not found: {settings.cascade} (looked in {path.parent})"
+            )
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise RuntimeError(f"OpenCV could not load the Haar cascade {path}")
@@ -127,7 +119,9 @@ class HaarDetector:
             )
             dets = [
                 Detection((float(x), float(y), float(x + w), float(y + h)), float(s))
-                for (x, y, w, h), s in zip(np.asarray(rects).reshape(-1, 4), np.ravel(weights), strict=True)
+                for (x, y, w, h), s in zip(
+                    np.asarray(rects).reshape(-1, 4), np.ravel(weights), strict=True
+                )
             ]
             out.append(sorted(dets, key=lambda d: -d.score))
         return out
@@ -139,7 +133,9 @@ class WholeImage:
     name = "none"
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
-        return [[Detection((0.0, 0.0, float(im.shape[1]), float(im.shape[0])), 1.0)] for im in images]
+        return [
+            [Detection((0.0, 0.0, float(im.shape[1]), float(im.shape[0])), 1.0)] for im in images
+        ]
 
 
 def choose_face(dets: list[Detection], mode: str, width: int, height: int) -> Detection:
@@ -155,15 +151,16 @@ def choose_face(dets: list[Detection], mode: str, width: int, height: int) -> De
         cx, cy = width / 2, height / 2
         return min(
             dets,
-            key=lambda d: ((d.box[0] + d.box[2]) / 2 - cx) ** 2 + ((d.box[1] + d.box[3]) / 2 - cy) ** 2,
+            key=lambda d: ((d.box[0] + d.box[2]) / 2 - cx) ** 2
+            + ((d.box[1] + d.box[3]) / 2 - cy) ** 2,
         )
     raise ValueError(f"unknown face selection {mode!r} (score, largest, center)")
 
 
-def make_detector(name: str, settings: DetectorSettings) -> Detector:
+def make_detector(name: str, settings: DetectorSettings, device: str = "auto") -> Detector:
     """The detector named in a dataset's ``detector`` setting."""
     if name == "mtcnn":
-        return MtcnnDetector(settings.mtcnn, settings.device)
+        return MtcnnDetector(settings.mtcnn, device)
     if name == "haar":
         return HaarDetector(settings.haar)
     if name == "none":

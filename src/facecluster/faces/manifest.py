@@ -1,5 +1,7 @@
 """The face manifest: one row per source file, whatever happened to it.
 
+The schema and pure helpers on the table; :mod:`facecluster.stages.faces` writes and reads it.
+
 Columns
 -------
 face_id        int    row number (stable: records are sorted by relpath)
@@ -19,14 +21,9 @@ crop_index     int    row in the crop arrays (-1 when no crop)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
-
-from facecluster.integrity import atomic_path
 
 STATUSES = ("ok", "no_face", "not_image", "corrupt", "unreadable", "detector_error")
 
@@ -48,26 +45,6 @@ SCHEMA = pa.schema(
         ("crop_index", pa.int64()),
     ]
 )
-
-
-def write_manifest(rows: list[dict], path: Path) -> pd.DataFrame:
-    """Validate the rows against :data:`SCHEMA` and write them atomically as parquet."""
-    for row in rows:
-        if row["status"] not in STATUSES:
-            raise ValueError(f"unknown manifest status {row['status']!r}")
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-    return table.to_pandas()
-
-
-def read_manifest(path: Path) -> pd.DataFrame:
-    """Read a manifest written by :func:`write_manifest` (schema checked)."""
-    table = pq.read_table(path)
-    missing = set(SCHEMA.names) - set(table.column_names)
-    if missing:
-        raise ValueError(f"{path} is not a face manifest: missing columns {sorted(missing)}")
-    return table.to_pandas()
 
 
 def study_faces(manifest: pd.DataFrame) -> pd.DataFrame:

@@ -1,49 +1,42 @@
-"""The faces stage: list a dataset, detect and crop faces, write crops + manifest + summary."""
+"""Detection and cropping of a listed dataset, in memory (the faces stage writes the result).
+
+:func:`detect_and_crop` turns a :class:`~facecluster.data.catalog.DatasetListing` into one
+manifest row per source file (whatever happened to it) and the aligned crop arrays of both
+embedder families; :mod:`facecluster.stages.faces` writes them and is their only reader.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from facecluster.config import Params
-from facecluster.data.catalog import collect_dataset
+from facecluster.config import CropSettings, DetectorSettings, ExecutionSettings
+from facecluster.data.catalog import DatasetListing
 from facecluster.data.images import ImageLoadError, load_image_rgb
 from facecluster.faces.align import facenet_crop, lightcnn_crop
 from facecluster.faces.detect import Detection, choose_face, make_detector
-from facecluster.faces.manifest import status_counts, study_faces, write_manifest
-from facecluster.integrity import atomic_path
-from facecluster.paths import ProjectPaths
 
 log = logging.getLogger(__name__)
 
-CROPS_FACENET = "crops_facenet.npy"
-CROPS_LIGHTCNN = "crops_lightcnn.npy"
-SUMMARY = "summary.json"
-
-
-class NoUsableFacesError(RuntimeError):
-    """A dataset with images but not a single usable face."""
-
 
 @dataclass
-class FacesResult:
-    dataset: str
-    out_dir: Path
-    summary: dict = field(default_factory=dict)
+class FaceCrops:
+    """The faces of one dataset: manifest rows (``face_id`` in order) and the crop arrays."""
+
+    rows: list[dict]
+    facenet: np.ndarray  # (n_crops, S, S, 3) uint8, row i = manifest crop_index i
+    lightcnn: np.ndarray  # (n_crops, s, s, 3) uint8
 
     @property
-    def skipped(self) -> bool:
-        return bool(self.summary.get("skipped"))
+    def n_crops(self) -> int:
+        return int(self.facenet.shape[0])
 
 
-def _base_row(face_id: int, rec, status: str = "ok", reason: str = "") -> dict:
+def base_row(face_id: int, rec, status: str = "ok", reason: str = "") -> dict:
+    """A manifest row of a listed (or rejected) file before detection."""
     return {
         "face_id": face_id,
         "relpath": rec.relpath,
@@ -62,102 +55,52 @@ def _base_row(face_id: int, rec, status: str = "ok", reason: str = "") -> dict:
     }
 
 
-def _save_npy(array: np.ndarray, path: Path) -> None:
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.save(fh, array)
+def detect_and_crop(
+    listing: DatasetListing,
+    *,
+    detector_name: str,
+    face_select: str,
+    detector: DetectorSettings,
+    crops: CropSettings,
+    execution: ExecutionSettings,
+    name: str = "",
+) -> FaceCrops:
+    """Detect, choose one face per image and crop it for both embedder families.
 
-
-def _summarise(name: str, rows: list[dict], manifest, extra: dict) -> dict:
-    study = study_faces(manifest)
-    in_study = manifest[manifest["in_study"]]
-    reasons = Counter(
-        r["reason"].split(":")[0] for r in rows if r["status"] != "ok" and r["in_study"]
-    )
-    return {
-        "dataset": name,
-        "skipped": False,
-        "images": int(len(in_study)),
-        "faces": int(len(study)),
-        "failed": int(len(in_study) - len(study)),
-        "identities": int(study["identity"].nunique()),
-        "identities_listed": int(in_study["identity"].nunique()),
-        "status": status_counts(in_study),
-        "failure_reasons": dict(reasons.most_common()),
-        "multi_face_images": int((study["n_faces"] > 1).sum()),
-        "extra_images": int((~manifest["in_study"]).sum()),
-        "extra_faces": int(((~manifest["in_study"]) & (manifest["status"] == "ok")).sum()),
-        **extra,
-    }
-
-
-def extract_faces(
-    name: str, params: Params, paths: ProjectPaths, *, progress: bool = True
-) -> FacesResult:
-    """Run the faces stage for dataset ``name``; returns the summary written to disk.
-
-    Outputs under ``data/faces/<name>/``: ``manifest.parquet`` (every source file and what
-    happened to it), ``crops_facenet.npy`` (n, S, S, 3) uint8 and ``crops_lightcnn.npy``
-    (n, s, s, 3) uint8 indexed by the manifest's ``crop_index``, and ``summary.json``.
-    An existing dataset folder without images is *skipped*: empty outputs and a summary that
-    says so.  A dataset with images but no usable face raises :class:`NoUsableFacesError`.
+    Files the listing rejected come first (their status from their reason); every listed
+    image then gets ``ok`` with a crop, or the status saying why not.  ``face_id`` is the
+    row number.  Bad input never raises: it is a row with a status.
     """
-    spec = params.dataset(name)
-    if spec.kind == "embeddings":
-        raise ValueError(f"dataset {name!r} is precomputed embeddings: it has no faces stage")
-    out = paths.faces(name)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    listing = collect_dataset(name, spec, paths)
     records = listing.records
-    log.info(
-        "dataset %s (%s, detector=%s): %d images listed from %s (%s), %d files skipped",
-        name, spec.kind, spec.detector, len(records), listing.root, listing.source,
-        len(listing.skipped),
-    )
-    fsize, lsize = params.crops.facenet_size, params.crops.lightcnn_size
+    fsize, lsize = crops.facenet_size, crops.lightcnn_size
     rows: list[dict] = []
     for rec in listing.skipped:  # files the listing already rejected (not images, …)
-        row = _base_row(-1, rec, status_for_reason(rec.reason), rec.reason)
+        row = base_row(-1, rec, status_for_reason(rec.reason), rec.reason)
         row["identity"] = rec.identity or ""
         row["in_study"] = True
         rows.append(row)
-
     if not records:
-        summary = {
-            "dataset": name,
-            "skipped": True,
-            "reason": f"no images found in {listing.root}",
-            "images": 0,
-            "faces": 0,
-            "failed": 0,
-            "identities": 0,
-            "status": {},
-            "failure_reasons": {},
-            "source": listing.source,
-        }
-        log.warning("dataset %s skipped: %s", name, summary["reason"])
         for i, row in enumerate(rows):
             row["face_id"] = i
-        write_manifest(rows, paths.manifest(name))
-        _save_npy(np.zeros((0, fsize, fsize, 3), np.uint8), out / CROPS_FACENET)
-        _save_npy(np.zeros((0, lsize, lsize, 3), np.uint8), out / CROPS_LIGHTCNN)
-        _write_summary(summary, out, paths, name)
-        return FacesResult(name, out, summary)
+        empty = np.zeros((0, fsize, fsize, 3), np.uint8), np.zeros((0, lsize, lsize, 3), np.uint8)
+        return FaceCrops(rows, *empty)
 
-    detector = make_detector(spec.detector, params.detector)
+    det = make_detector(detector_name, detector, execution.device)
     crops_f = np.zeros((len(records), fsize, fsize, 3), np.uint8)
     crops_l = np.zeros((len(records), lsize, lsize, 3), np.uint8)
     n_crops = 0
-    batch = params.detector.mtcnn.batch_size if spec.detector == "mtcnn" else 64
-    margin = params.detector.mtcnn.margin if spec.detector == "mtcnn" else params.detector.haar.margin
-    if spec.detector == "none":
+    batch = execution.detector_batch_size if detector_name == "mtcnn" else 64
+    margin = detector.mtcnn.margin if detector_name == "mtcnn" else detector.haar.margin
+    if detector_name == "none":
         margin = 0
-    bar = tqdm(total=len(records), desc=f"faces {name}", unit="img", disable=not progress)
+    bar = tqdm(
+        total=len(records), desc=f"faces {name}", unit="img", disable=not execution.progress
+    )
     for start in range(0, len(records), batch):
         chunk = records[start : start + batch]
         images, ok_rows = [], []
         for rec in chunk:
-            row = _base_row(-1, rec)
+            row = base_row(-1, rec)
             try:
                 img = load_image_rgb(rec.path)
             except ImageLoadError as exc:
@@ -167,7 +110,7 @@ def extract_faces(
                 images.append(img)
                 ok_rows.append(row)
             rows.append(row)
-        for img, row, dets in zip(images, ok_rows, _detect_safely(detector, images), strict=True):
+        for img, row, dets in zip(images, ok_rows, _detect_safely(det, images), strict=True):
             if isinstance(dets, Exception):
                 row["status"], row["reason"] = "detector_error", f"detector error: {dets}"
                 continue
@@ -175,7 +118,7 @@ def extract_faces(
             if not dets:
                 row["status"], row["reason"] = "no_face", "no face detected"
                 continue
-            best = choose_face(dets, spec.face_select, img.shape[1], img.shape[0])
+            best = choose_face(dets, face_select, img.shape[1], img.shape[0])
             try:
                 crops_f[n_crops] = facenet_crop(img, best, fsize, margin)
                 crops_l[n_crops] = lightcnn_crop(img, best, lsize)
@@ -192,28 +135,7 @@ def extract_faces(
     bar.close()
     for i, row in enumerate(rows):
         row["face_id"] = i
-    manifest = write_manifest(rows, paths.manifest(name))
-    if n_crops == 0:
-        raise NoUsableFacesError(
-            f"dataset {name!r}: not one usable face in {len(records)} images "
-            f"(statuses: {status_counts(manifest)}); see {paths.manifest(name)}"
-        )
-    _save_npy(crops_f[:n_crops], out / CROPS_FACENET)
-    _save_npy(crops_l[:n_crops], out / CROPS_LIGHTCNN)
-    extra = {
-        **{k: str(v) for k, v in (listing.extra or {}).items()},
-        "source": listing.source,
-        "root": str(listing.root),
-        "detector": spec.detector,
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
-    summary = _summarise(name, rows, manifest, extra)
-    _write_summary(summary, out, paths, name)
-    log.info(
-        "dataset %s: %d/%d images gave a face, %d identities, %.0f s",
-        name, summary["faces"], summary["images"], summary["identities"], extra["seconds"],
-    )
-    return FacesResult(name, out, summary)
+    return FaceCrops(rows, crops_f[:n_crops], crops_l[:n_crops])
 
 
 def status_for_reason(reason: str) -> str:
@@ -240,25 +162,3 @@ def _detect_safely(detector, images: list[np.ndarray]) -> list[list[Detection] |
         except Exception as exc:  # noqa: BLE001
             results.append(exc)
     return results
-
-
-def _write_json(obj: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _write_summary(summary: dict, out: Path, paths: ProjectPaths, name: str) -> None:
-    """The summary beside the crops and, as the stage's DVC metrics, under reports/faces/."""
-    _write_json(summary, out / SUMMARY)
-    metrics = {k: v for k, v in summary.items() if k not in ("root",)}
-    _write_json(metrics, paths.report_dir("faces") / f"{name}.json")
-
-
-def load_summary(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def load_crops(out_dir: Path, family: str) -> np.ndarray:
-    """The crop array of ``family`` (``facenet`` or ``lightcnn``), memory-mapped."""
-    name = {"facenet": CROPS_FACENET, "lightcnn": CROPS_LIGHTCNN}[family]
-    return np.load(Path(out_dir) / name, mmap_mode="r")

@@ -12,7 +12,9 @@ from facecluster.faces.manifest import images_per_identity, study_faces
 def overview_table(summary: dict) -> pd.DataFrame:
     """Images, faces found, failures, identities — one row, for display."""
     if summary.get("skipped"):
-        return pd.DataFrame([{"dataset": summary["dataset"], "status": "skipped", "reason": summary["reason"]}])
+        return pd.DataFrame(
+            [{"dataset": summary["dataset"], "status": "skipped", "reason": summary["reason"]}]
+        )
     row = {
         "dataset": summary["dataset"],
         "detector": summary.get("detector"),
@@ -30,7 +32,11 @@ def overview_table(summary: dict) -> pd.DataFrame:
 def failures_table(manifest: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
     """Files that gave no crop, with the reason (first ``limit``)."""
     bad = manifest[manifest["status"] != "ok"]
-    return bad[["relpath", "identity", "in_study", "status", "reason"]].head(limit).reset_index(drop=True)
+    return (
+        bad[["relpath", "identity", "in_study", "status", "reason"]]
+        .head(limit)
+        .reset_index(drop=True)
+    )
 
 
 def failure_reasons(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -59,7 +65,9 @@ def identity_histogram(manifest: pd.DataFrame, *, title: str = "") -> Figure:
         ax.set_yscale("log")
     ax.set_xlabel("faces per identity")
     ax.set_ylabel("identities")
-    ax.set_title(title or f"{len(counts)} identities, {int(counts.sum()) if len(counts) else 0} faces")
+    ax.set_title(
+        title or f"{len(counts)} identities, {int(counts.sum()) if len(counts) else 0} faces"
+    )
     return fig
 
 

@@ -3,8 +3,8 @@
 The results tables store scores, not labels, so the labels of a configuration are recomputed
 (:func:`recompute_labels`) with the clustering registry, on the same subset rows and with the
 same derived ``random_state`` the sweep used (``seeds.random_state(seed, "sweep", dataset,
-model, method, subset)``, see :func:`facecluster.sweep.make_tasks`); the recomputed scores are
-checked against the table.
+model, method, subset)``, see :func:`facecluster.sweep.keys.make_tasks`); the recomputed
+scores are checked against the table.
 
 * a **false merge** is a predicted cluster holding several identities; its size is the number
   of faces not of the cluster's majority identity;
@@ -14,8 +14,9 @@ checked against the table.
 Noise (``-1``) is turned into singletons first, as the scores do.  Thumbnails come from the
 faces stage's ``crops_facenet.npy`` through the embeddings file's ``ids`` (manifest
 ``face_id``) → manifest ``crop_index``.  For a personal-style set whose file names carry a
-condition (Yale: ``subject01.glasses``, ``.leftlight`` …), :func:`split_conditions` tabulates
-the conditions of the split-off faces.
+condition (Yale: ``subject01.glasses``, ``.leftlight`` …),
+:func:`facecluster.report.gallery_section.split_conditions` tabulates the conditions of the
+split-off faces.
 """
 
 from __future__ import annotations
@@ -468,83 +469,6 @@ def gallery_html(
         else:
             parts.append(f"<p><b>No {html.escape(kind)}.</b></p>")
     return f"<details><summary>{html.escape(summary)}</summary>{''.join(parts)}</details>"
-
-
-# --------------------------------------------------------------------------------------------
-# conditions of split-off faces (Yale)
-# --------------------------------------------------------------------------------------------
-def split_conditions(
-    faces: pd.DataFrame, y_pred: np.ndarray, *, y_true: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Per condition: faces in the subset, faces split off their identity's largest cluster.
-
-    Parameters
-    ----------
-    faces : DataFrame
-        :func:`face_table` of the subset's rows (needs ``identity`` and ``condition``).
-    y_pred : ndarray
-        Predicted labels of the subset.
-    y_true : ndarray, optional
-        Identities (default ``faces["identity"]``).
-
-    Returns
-    -------
-    DataFrame
-        ``condition, faces, split_off, rate`` (split_off / faces), sorted by rate; empty when
-        the file names carry no conditions.
-    """
-    cond = faces["condition"]
-    if cond.isna().all():
-        return pd.DataFrame(columns=["condition", "faces", "split_off", "rate"])
-    y_true = faces["identity"].to_numpy() if y_true is None else np.asarray(y_true)
-    off = np.zeros(len(faces), dtype=bool)
-    for g in false_splits(y_true, y_pred):
-        off[g.split_off] = True
-    df = pd.DataFrame({"condition": cond.fillna("(none)").to_numpy(), "off": off})
-    out = (
-        df.groupby("condition").agg(faces=("off", "size"), split_off=("off", "sum")).reset_index()
-    )
-    out["rate"] = out["split_off"] / out["faces"]
-    return out.sort_values(["rate", "faces"], ascending=[False, False]).reset_index(drop=True)
-
-
-def conditions_verdict(table: pd.DataFrame, *, factor: float = 2.0, min_faces: int = 2) -> str:
-    """One generated sentence: which conditions are over-represented among split-off faces.
-
-    ``table`` has ``condition, faces, split_off`` (summed over the runs considered).  A
-    condition "drives" splits when its split-off rate is at least ``factor`` times the overall
-    rate and it accounts for at least ``min_faces`` split-off faces.
-    """
-    total_faces = int(table["faces"].sum())
-    total_off = int(table["split_off"].sum())
-    if total_faces == 0:
-        return "No faces with conditions."
-    if total_off == 0:
-        return "No face was split off its identity's main cluster: no condition drives splits."
-    base = total_off / total_faces
-    rate = table["split_off"] / table["faces"]
-    hot = table[(rate >= factor * base) & (table["split_off"] >= min_faces)]
-    share = {r.condition: r.split_off / total_off for r in hot.itertuples()}
-    head = (
-        f"{total_off} of {total_faces} face placements ({base:.1%}) were split off their "
-        "identity's main cluster"
-    )
-    if hot.empty:
-        return (
-            head + f"; no condition is over-represented (none has ≥ {factor:g}× the overall "
-            "split-off rate), so splits are not driven by a particular condition."
-        )
-    parts = [
-        f"`{c}` ({rate[i]:.0%} of its faces, {share[c]:.0%} of all split-offs)"
-        for i, c in zip(hot.index, hot["condition"], strict=True)
-    ]
-    return (
-        head
-        + "; over-represented (≥ "
-        + f"{factor:g}× the overall rate): "
-        + "; ".join(parts)
-        + "."
-    )
 
 
 def check_reproduced(

@@ -1,13 +1,15 @@
 """Figures of the study report and the DVC plot data behind the parameter curves.
 
 Curves (the Castiel report's Fig. 3): mean ARI and pairwise F1 against a method's swept
-parameter, one line per dataset with a ±2σ band (population std over the subsets).  The same
-numbers are written as CSV files under ``reports/plots/`` so ``dvc plots show`` can draw them:
-one file per model × method (× value of a second grid axis, e.g. rank-order's ``k``), one row
-per parameter value, columns ``param`` and, per dataset, ``ari_<dataset>``,
-``ari_<dataset>_lo``, ``ari_<dataset>_hi``, ``pairwise_f1_<dataset>`` (…``_lo``, ``_hi``).
-The wide layout lets a DVC plot draw one line per dataset from one file (``y: [ari_personal,
-ari_lfw, ari_muct]``).
+parameter, one line per dataset with a ±2σ band (population std over the subsets,
+:mod:`facecluster.sweep.summary`).  The same numbers are written as CSV files under
+``reports/plots/`` so ``dvc plots show`` can draw them: one file per model × method (× value
+of a second grid axis, e.g. rank-order's ``k``) × dataset,
+``reports/plots/<model>-<method>[-<axis><value>]-<dataset>.csv``, one row per parameter value,
+and every file has the same columns, :data:`PLOT_COLUMNS`: ``param, ari, ari_lo, ari_hi,
+pairwise_f1, pairwise_f1_lo, pairwise_f1_hi`` (mean, mean − 2σ, mean + 2σ).  One ``plots:``
+entry for the folder in dvc.yaml (``x: param``, ``y: [ari, pairwise_f1]``) covers them all,
+whatever the datasets and models; a dataset without results has no file.
 
 Figures are :class:`matplotlib.figure.Figure` objects (no pyplot state), embedded in the HTML
 as PNG.
@@ -20,7 +22,7 @@ import html
 import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,50 +160,55 @@ def curve_figure(
     return fig
 
 
-def plot_file_name(model: str, method: str, group: dict | None = None) -> str:
-    """``facenet-dbscan.csv``; with a second axis ``facenet-rank_order-k50.csv``."""
+#: The columns of every plot data file.
+PLOT_COLUMNS = ("param", *(f"{s}{part}" for s in CURVE_SCORES for part in ("", "_lo", "_hi")))
+
+
+def plot_file_name(model: str, method: str, dataset: str, group: dict | None = None) -> str:
+    """``facenet-dbscan-lfw.csv``; with a second axis ``facenet-rank_order-k50-lfw.csv``."""
     suffix = "".join(f"-{k}{v}" for k, v in (group or {}).items())
-    return f"{model}-{method}{suffix}.csv"
+    return f"{model}-{method}{suffix}-{dataset}.csv"
 
 
-def plot_frame(rows: pd.DataFrame, *, model: str, datasets: Sequence[str]) -> pd.DataFrame:
-    """Wide DVC plot data of one model and one group: ``param`` then per-dataset columns.
-
-    Every dataset of ``datasets`` has its columns (empty where it has no results), so the
-    ``y`` fields declared in dvc.yaml exist whatever was skipped.
-    """
-    out = pd.DataFrame({"param": sorted(set(rows["param"]))})
-    for dataset in datasets:
-        c = rows[(rows["model"] == model) & (rows["dataset"] == dataset)].set_index("param")
-        for s in CURVE_SCORES:
-            for part, col in (
-                ("mean", f"{s}_{dataset}"),
-                ("lo", f"{s}_{dataset}_lo"),
-                ("hi", f"{s}_{dataset}_hi"),
-            ):
-                out[col] = out["param"].map(c[f"{s}_{part}"]) if not c.empty else np.nan
-    return out
+def plot_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """DVC plot data of one curve (rows of one model, group and dataset of
+    :attr:`Curves.data`): :data:`PLOT_COLUMNS`, one row per parameter value, sorted."""
+    rows = rows.sort_values("param", kind="stable")
+    out = pd.DataFrame({"param": rows["param"].to_numpy()})
+    for s in CURVE_SCORES:
+        out[s] = rows[f"{s}_mean"].to_numpy()
+        out[f"{s}_lo"] = rows[f"{s}_lo"].to_numpy()
+        out[f"{s}_hi"] = rows[f"{s}_hi"].to_numpy()
+    return out[list(PLOT_COLUMNS)]
 
 
 def write_plot_files(
-    curves_by_method: dict[str, Curves],
+    curves_by_method: Mapping[str, Curves],
     out_dir: str | Path,
     *,
     models: Sequence[str],
     datasets: Sequence[str],
 ) -> list[Path]:
-    """Write every curve as DVC plot CSV under ``out_dir`` (stale CSVs there are removed)."""
+    """Write every curve as DVC plot CSV under ``out_dir`` (stale CSVs there are removed).
+
+    One file per (model, method, group, dataset) with results, named by
+    :func:`plot_file_name`, holding :func:`plot_frame`; ``models`` and ``datasets`` give the
+    order.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for method, curves in curves_by_method.items():
         for model in models:
-            for gvals, g in curves.items():
-                path = out_dir / plot_file_name(model, method, gvals)
-                frame = plot_frame(g, model=model, datasets=datasets)
-                with atomic_path(path) as tmp:
-                    frame.to_csv(tmp, index=False, float_format="%.6g")
-                written.append(path)
+            for gvals, g in curves.items(model):
+                for dataset in datasets:
+                    rows = g[g["dataset"] == dataset]
+                    if rows.empty:
+                        continue
+                    path = out_dir / plot_file_name(model, method, dataset, gvals)
+                    with atomic_path(path) as tmp:
+                        plot_frame(rows).to_csv(tmp, index=False, float_format="%.6g")
+                    written.append(path)
     keep = set(written)
     for stale in out_dir.glob("*.csv"):
         if stale not in keep:

@@ -29,7 +29,9 @@ def subsample(labels: np.ndarray, max_points: int, seed: int, *key: object) -> n
     return np.flatnonzero(np.isin(labels, keep))
 
 
-def project(x: np.ndarray, method: str, *, seed: int, n_neighbors: int = 15, perplexity: float = 30.0) -> np.ndarray:
+def project(
+    x: np.ndarray, method: str, *, seed: int, n_neighbors: int = 15, perplexity: float = 30.0
+) -> np.ndarray:
     """2-D coordinates by ``umap`` or ``tsne`` (euclidean on the L2-normalised vectors)."""
     if len(x) < 5:
         return np.zeros((len(x), 2))
@@ -42,12 +44,17 @@ def project(x: np.ndarray, method: str, *, seed: int, n_neighbors: int = 15, per
         from sklearn.manifold import TSNE
 
         return TSNE(
-            n_components=2, perplexity=min(perplexity, (len(x) - 1) / 3), init="pca", random_state=seed
+            n_components=2,
+            perplexity=min(perplexity, (len(x) - 1) / 3),
+            init="pca",
+            random_state=seed,
         ).fit_transform(x)
     raise ValueError(f"unknown projection {method!r}")
 
 
-def map_figure(coords: np.ndarray, labels: np.ndarray, *, title: str, n_colored: int = 20) -> Figure:
+def map_figure(
+    coords: np.ndarray, labels: np.ndarray, *, title: str, n_colored: int = 20
+) -> Figure:
     """Scatter coloured by identity: the ``n_colored`` largest identities in colour, others grey."""
     fig = Figure(figsize=(6.5, 6), layout="constrained")
     ax = fig.subplots()
@@ -58,12 +65,21 @@ def map_figure(coords: np.ndarray, labels: np.ndarray, *, title: str, n_colored:
     cmap = __import__("matplotlib").colormaps["tab20"]
     for i, ident in enumerate(top):
         sel = labels == ident
-        ax.scatter(coords[sel, 0], coords[sel, 1], s=6, color=cmap(i % 20), linewidths=0, label=str(ident)[:18])
+        ax.scatter(
+            coords[sel, 0],
+            coords[sel, 1],
+            s=6,
+            color=cmap(i % 20),
+            linewidths=0,
+            label=str(ident)[:18],
+        )
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
     if len(top) <= 20:
-        ax.legend(fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+        ax.legend(
+            fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False
+        )
     return fig
 
 
@@ -98,14 +114,32 @@ def pair_distance_samples(
     return np.asarray(s_pairs), diff
 
 
-def distance_histogram(same: np.ndarray, diff: np.ndarray, *, title: str, threshold: float | None = None) -> Figure:
+def distance_histogram(
+    same: np.ndarray, diff: np.ndarray, *, title: str, threshold: float | None = None
+) -> Figure:
     fig = Figure(figsize=(6.5, 3.2), layout="constrained")
     ax = fig.subplots()
     bins = np.linspace(0, 2, 81)
-    ax.hist(diff, bins=bins, alpha=0.6, density=True, label=f"different identity (n={len(diff)})", color="#dd8452")
-    ax.hist(same, bins=bins, alpha=0.6, density=True, label=f"same identity (n={len(same)})", color="#4c72b0")
+    ax.hist(
+        diff,
+        bins=bins,
+        alpha=0.6,
+        density=True,
+        label=f"different identity (n={len(diff)})",
+        color="#dd8452",
+    )
+    ax.hist(
+        same,
+        bins=bins,
+        alpha=0.6,
+        density=True,
+        label=f"same identity (n={len(same)})",
+        color="#4c72b0",
+    )
     if threshold is not None:
-        ax.axvline(threshold, color="k", lw=1, ls="--", label=f"verification threshold {threshold:.3f}")
+        ax.axvline(
+            threshold, color="k", lw=1, ls="--", label=f"verification threshold {threshold:.3f}"
+        )
     ax.set_xlabel("euclidean distance between L2-normalised embeddings")
     ax.set_ylabel("density")
     ax.set_title(title)

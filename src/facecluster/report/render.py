@@ -46,7 +46,9 @@ class DropStderr(Preprocessor):
     def preprocess_cell(self, cell, resources, index):
         if "outputs" in cell:
             cell.outputs = [
-                o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
         return cell, resources
 
@@ -79,7 +81,9 @@ def render_html(
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m facecluster.report.render NOTEBOOK.ipynb [OUT.html]", file=sys.stderr)
+        print(
+            "usage: python -m facecluster.report.render NOTEBOOK.ipynb [OUT.html]", file=sys.stderr
+        )
         return 2
     render_html(*args[:2])
     return 0

@@ -6,7 +6,8 @@
   signed-rank test (scipy).
 * :func:`parameter_transfer` — the Castiel report claimed the best eps / bandwidth is "about
   the same for any database": for each method with a grid, the score each dataset gets with the
-  grid point chosen (best mean ARI) on another dataset, and what that costs against its own best.
+  grid point chosen on another dataset (its best point,
+  :func:`facecluster.sweep.summary.best_points`), and what that costs against its own best.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+
+from facecluster.sweep.summary import best_points
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +155,8 @@ def parameter_transfer(
     method, model : str
         Which method's grid and which embedding.
     score : str
-        Score both chosen on (best mean) and reported.
+        Score reported; the grid point is chosen on each dataset as everywhere in the study,
+        by :func:`facecluster.sweep.summary.best_points` (highest mean ARI).
     datasets : sequence of str, optional
         Order of the datasets.
 
@@ -171,7 +175,8 @@ def parameter_transfer(
     names = list(dict.fromkeys(datasets or [])) or list(dict.fromkeys(sub["dataset"]))
     names = [d for d in names if d in set(sub["dataset"])]
     table = {d: sub[sub["dataset"] == d].set_index("params") for d in names}
-    chosen = {d: t[key].idxmax() for d, t in table.items()}
+    best = best_points(sub[sub["dataset"].isin(names)])
+    chosen = dict(zip(best["dataset"], best["params"], strict=True))
     rows = []
     for src in names:
         p = chosen[src]

@@ -1,10 +1,12 @@
-"""Tables of the study report: inputs, headline, Table I beside the published values, counts.
+"""Tables of the study report: grid statistics, headline, best settings, clusters and runtime.
 
-Everything here is a pure function of the results tables (``data/results/<d>-<m>.parquet``,
-one row per dataset × model × method × grid point × subset, see :mod:`facecluster.sweep`), the
-stage metrics JSON files and the package's reference data (``facecluster/reference/*.csv``).
-Means and ``2·std`` are over the subsets, with the population standard deviation (``ddof=0``)
-as in the Castiel report and :func:`facecluster.sweep.best_scores`.
+Pure functions of the results rows (``data/results/<d>-<m>.parquet``, one row per dataset ×
+model × method × grid point × subset, read by :mod:`facecluster.report.inputs`), the embed
+metrics and the package's reference data (``facecluster/reference/*.csv``).  Means and ±2σ
+bands, and the best grid point of a method, are those of :mod:`facecluster.sweep.summary`
+(the one convention: population standard deviation, ``ddof=0``; best = highest mean ARI,
+first in grid order on ties).  Table I beside the published values is
+:mod:`facecluster.report.table_one`.
 
 Long tables (one row per cell) are what the other report modules compute with; the
 ``*_display`` / ``style_*`` functions turn them into wide, formatted tables for the HTML.
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -25,7 +26,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from facecluster.cluster.registry import ALGORITHMS
-from facecluster.report.sweep import grid_summary
+from facecluster.sweep.summary import best_points, grid_summary
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,10 @@ SCORE_NAMES: dict[str, str] = {
 #: Row order of datasets/models/methods when nothing else says (registry order for methods).
 METHOD_ORDER: tuple[str, ...] = tuple(ALGORITHMS)
 WINNER_CSS = "background-color: #d9f2d9; font-weight: bold"
-BEYOND_CSS = "background-color: #fde2cf"
 
 
 # --------------------------------------------------------------------------------------------
-# inputs
+# reference data
 # --------------------------------------------------------------------------------------------
 def reference_path(name: str) -> Path:
     """Path of a file of the package's reference data (``facecluster/reference/<name>``)."""
@@ -59,92 +59,6 @@ def load_reference(name: str = "castiel_table1.csv") -> pd.DataFrame:
     path = reference_path(name)
     dtype = {"value": str} if name in ("castiel_table1.csv", "castiel_settings.csv") else None
     return pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""])
-
-
-def load_results(
-    paths: Any, datasets: Sequence[str], models: Sequence[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read every ``data/results/<dataset>-<model>.parquet`` of the study.
-
-    Parameters
-    ----------
-    paths : ProjectPaths
-        The project's locations.
-    datasets, models : sequence of str
-        ``params.study.datasets`` / ``params.study.models``.
-
-    Returns
-    -------
-    results : DataFrame
-        All rows of all tables (the sweep's columns).
-    status : DataFrame
-        One row per (dataset, model): ``status`` is ``ok``, ``skipped`` (the sweep wrote an
-        empty table: the faces stage found nothing) or ``missing`` (no results file), with the
-        number of rows, subsets, methods and faces per subset.
-    """
-    frames, rows = [], []
-    for dataset in datasets:
-        for model in models:
-            path = paths.results(dataset, model)
-            rec: dict[str, Any] = {
-                "dataset": dataset,
-                "model": model,
-                "rows": 0,
-                "subsets": 0,
-                "methods": 0,
-                "faces_per_subset": np.nan,
-            }
-            if not Path(path).is_file():
-                rec["status"] = "missing"
-            else:
-                df = pd.read_parquet(path)
-                if df.empty or "ari" not in df.columns:
-                    rec["status"] = "skipped"
-                else:
-                    rec |= {
-                        "status": "ok",
-                        "rows": len(df),
-                        "subsets": int(df["subset"].nunique()),
-                        "methods": int(df["method"].nunique()),
-                        "faces_per_subset": float(df["n"].median()),
-                    }
-                    frames.append(df)
-            rows.append(rec)
-    status = pd.DataFrame(
-        rows,
-        columns=["dataset", "model", "status", "rows", "subsets", "methods", "faces_per_subset"],
-    )
-    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    log.info("read results: %s", status[["dataset", "model", "status", "rows"]].to_dict("records"))
-    return results, status
-
-
-def load_stage_metrics(directory: Path, names: Iterable[str]) -> dict[str, dict]:
-    """``{name: json}`` of the metrics files ``<directory>/<name>.json`` that exist."""
-    out = {}
-    for name in names:
-        path = Path(directory) / f"{name}.json"
-        if path.is_file():
-            out[name] = json.loads(path.read_text(encoding="utf-8"))
-    return out
-
-
-def status_note(status: pd.DataFrame) -> str:
-    """Plain sentences on the (dataset, model) pairs without results (empty when none)."""
-    lines = []
-    for kind, text in (
-        (
-            "skipped",
-            "was skipped (the faces stage found no usable faces), so its results "
-            "table is empty and it is absent from every table and figure below",
-        ),
-        ("missing", "has no results file (its sweep stage has not run)"),
-    ):
-        sel = status[status["status"] == kind]
-        for dataset, rows in sel.groupby("dataset", sort=False):
-            models = ", ".join(f"`{m}`" for m in rows["model"])
-            lines.append(f"- **Dataset `{dataset}`** ({models}) {text}.")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,46 +95,28 @@ def _fmt_value(v: Any) -> str:
 
 
 def grid_stats(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 2·std of every score for every (dataset, model, method, grid point).
+    """:func:`facecluster.sweep.summary.grid_summary` with a ``setting`` label per grid point.
 
     Returns
     -------
     DataFrame
-        ``dataset, model, method, params`` then, from :func:`facecluster.report.sweep.grid_summary`,
-        ``<score>_mean`` / ``<score>_2std`` for ARI, pairwise F1, BCubed F1 and NMI,
-        ``n_clusters`` (mean found), ``n_true`` (mean true), ``runtime_s`` (median seconds per
-        fit), ``subsets``; plus ``runtime_total_s`` (seconds over all subsets), ``setting``
-        (label) and ``order`` (grid order within the method).
+        ``dataset, model, method, params``, ``<score>_mean`` / ``<score>_2std`` (ddof=0) for
+        ARI, pairwise F1, BCubed F1 and NMI, ``n_clusters`` (mean found), ``n_true`` (mean
+        true), ``runtime_s`` (median seconds per fit), ``runtime_total_s`` (seconds over all
+        subsets), ``subsets``, ``order`` (grid order within the method) and ``setting``
+        (:func:`setting_label`).
     """
-    if results.empty:
-        return pd.DataFrame()
-    parts = []
-    for (dataset, model), rows in results.groupby(["dataset", "model"], sort=False):
-        g = grid_summary(rows)
-        total = rows.groupby(["method", "params"], sort=False)["runtime_s"].sum()
-        g["runtime_total_s"] = [
-            total[(m, p)] for m, p in zip(g["method"], g["params"], strict=True)
-        ]
-        g.insert(0, "model", model)
-        g.insert(0, "dataset", dataset)
-        parts.append(g)
-    out = pd.concat(parts, ignore_index=True)
+    out = grid_summary(results)
     out["setting"] = [
         setting_label(m, p) for m, p in zip(out["method"], out["params"], strict=True)
     ]
-    out["order"] = out.groupby(["dataset", "model", "method"], sort=False).cumcount()
     return out
 
 
 def best_configs(stats: pd.DataFrame) -> pd.DataFrame:
-    """The grid point with the highest mean ARI of each (dataset, model, method).
-
-    Ties go to the first point in grid order (as :func:`facecluster.sweep.best_scores`).
-    """
-    if stats.empty:
-        return stats
-    idx = stats.groupby(["dataset", "model", "method"], sort=False)["ari_mean"].idxmax()
-    return stats.loc[idx.to_numpy()].reset_index(drop=True)
+    """The best grid point of each (dataset, model, method):
+    :func:`facecluster.sweep.summary.best_points` (highest mean ARI, first on ties)."""
+    return best_points(stats)
 
 
 def headline_metrics(best: pd.DataFrame, status: pd.DataFrame | None = None) -> dict:
@@ -243,7 +139,7 @@ def headline_metrics(best: pd.DataFrame, status: pd.DataFrame | None = None) -> 
     return out
 
 
-def _ordered(values: Iterable[str], order: Sequence[str]) -> list[str]:
+def ordered(values: Iterable[str], order: Sequence[str]) -> list[str]:
     values = list(dict.fromkeys(values))
     return [v for v in order if v in values] + [v for v in values if v not in order]
 
@@ -262,9 +158,9 @@ def headline_display(
     """Wide headline: rows methods, columns (dataset, model, ``ARI ± 2σ`` | ``pairwise F1``)."""
     if best.empty:
         return pd.DataFrame()
-    datasets = _ordered(best["dataset"], datasets)
-    models = _ordered(best["model"], models)
-    methods = _ordered(best["method"], METHOD_ORDER)
+    datasets = ordered(best["dataset"], datasets)
+    models = ordered(best["model"], models)
+    methods = ordered(best["method"], METHOD_ORDER)
     cols = pd.MultiIndex.from_tuples(
         [(d, m, c) for d in datasets for m in models for c in ("ARI ± 2σ", "pairwise F1")],
         names=["dataset", "model", ""],
@@ -289,11 +185,11 @@ def best_settings_display(
     table = best.pivot(index="method", columns=["dataset", "model"], values="setting")
     cols = [
         (d, m)
-        for d in _ordered(best["dataset"], datasets)
-        for m in _ordered(best["model"], models)
+        for d in ordered(best["dataset"], datasets)
+        for m in ordered(best["model"], models)
         if (d, m) in table.columns
     ]
-    return table.reindex(index=_ordered(best["method"], METHOD_ORDER), columns=cols).fillna("")
+    return table.reindex(index=ordered(best["method"], METHOD_ORDER), columns=cols).fillna("")
 
 
 def style_headline(table: pd.DataFrame, best: pd.DataFrame) -> Styler:
@@ -314,186 +210,6 @@ def style_headline(table: pd.DataFrame, best: pd.DataFrame) -> Styler:
 # --------------------------------------------------------------------------------------------
 # Table I beside the published values
 # --------------------------------------------------------------------------------------------
-def _reference_settings() -> dict[str, dict[str, float]]:
-    ref = load_reference("castiel_settings.csv")
-    out: dict[str, dict[str, float]] = {}
-    for rec in ref.itertuples():
-        out.setdefault(rec.method, {})[rec.parameter] = float(rec.value)
-    return out
-
-
-def _ref_value(value: Any) -> str | float:
-    """A Table I value as a lookup key: ``"true"`` or the number rounded to 6 decimals."""
-    text = str(value).strip().lower()
-    return text if text == "true" else round(float(value), 6)
-
-
-def reference_key(
-    method: str, params: Mapping[str, Any] | str, settings: Mapping[str, Mapping[str, float]]
-) -> tuple[str, str | float] | None:
-    """The ``(parameter, value)`` of Castiel's Table I comparable with a grid point, or None.
-
-    K-based methods map to ``("n_clusters", "true")``; a method with one grid axis maps to
-    that parameter and its value (rounded to 6 decimals).  A point whose fixed parameters
-    differ from the report's settings (``castiel_settings.csv``) has no match.
-    """
-    if isinstance(params, str):
-        params = json.loads(params)
-    spec = ALGORITHMS.get(method)
-    if spec is None:
-        return None
-    for name, value in settings.get(method, {}).items():
-        if name in params and not math.isclose(float(params[name]), value):
-            return None
-    if spec.needs_k:
-        return ("n_clusters", "true")
-    axes = [a for a in spec.grid.axis_names() if a in params]
-    if len(axes) != 1:
-        return None
-    return (axes[0], _ref_value(params[axes[0]]))
-
-
-def table_one(
-    stats: pd.DataFrame,
-    reference: pd.DataFrame,
-    *,
-    model: str,
-    score: str = "ari",
-) -> pd.DataFrame:
-    """Every method × grid point × dataset of one model beside Castiel's published value.
-
-    Returns
-    -------
-    DataFrame
-        One row per (method, setting, dataset): ``ref_param``, ``ref_value`` (the Table I key
-        the point maps to, None when none), ``mean``, ``two_std`` (ours over the subsets),
-        ``published_mean``, ``published_2std`` (NaN where the report has no such cell — it
-        published ARI only), ``diff`` (ours − published) and ``beyond`` (``|diff|`` larger
-        than the published 2·std).
-    """
-    cols = [
-        "method",
-        "setting",
-        "order",
-        "dataset",
-        "ref_param",
-        "ref_value",
-        "mean",
-        "two_std",
-        "published_mean",
-        "published_2std",
-        "diff",
-        "beyond",
-    ]
-    if stats.empty:
-        return pd.DataFrame(columns=cols)
-    sub = stats[stats["model"] == model]
-    settings = _reference_settings()
-    ref = {}
-    if score == "ari":
-        ref = {
-            (r.method, r.parameter, _ref_value(r.value), r.dataset): (r.ari_mean, r.ari_2std)
-            for r in reference.itertuples()
-        }
-    rows = []
-    for rec in sub.itertuples():
-        key = reference_key(rec.method, rec.params, settings)
-        pub = ref.get((rec.method, *key, rec.dataset)) if key else None
-        mean, two_std = getattr(rec, f"{score}_mean"), getattr(rec, f"{score}_2std")
-        pm, ps = pub if pub else (np.nan, np.nan)
-        diff = mean - pm
-        rows.append(
-            {
-                "method": rec.method,
-                "setting": rec.setting,
-                "order": rec.order,
-                "dataset": rec.dataset,
-                "ref_param": key[0] if key else None,
-                "ref_value": key[1] if key else None,
-                "mean": mean,
-                "two_std": two_std,
-                "published_mean": pm,
-                "published_2std": ps,
-                "diff": diff,
-                "beyond": bool(pub is not None and abs(diff) > ps),
-            }
-        )
-    return pd.DataFrame(rows, columns=cols)
-
-
-def table_one_display(
-    long: pd.DataFrame, datasets: Sequence[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Wide Table I: rows (method, setting); per dataset ``ours``, ``published``, ``Δ``.
-
-    Returns the table of strings and a same-shaped table of CSS (cells beyond the published
-    2·std shaded).  The published and Δ columns are left out when no cell has a published value.
-    """
-    if long.empty:
-        return pd.DataFrame(), pd.DataFrame()
-    with_ref = long["published_mean"].notna().any()
-    datasets = _ordered(long["dataset"], datasets)
-    sub_cols = ("ours", "published", "Δ") if with_ref else ("ours",)
-    cols = pd.MultiIndex.from_tuples(
-        [(d, c) for d in datasets for c in sub_cols], names=["dataset", ""]
-    )
-    keys = (
-        long[["method", "setting", "order"]]
-        .drop_duplicates(["method", "setting"])
-        .assign(m=lambda x: x["method"].map({m: i for i, m in enumerate(METHOD_ORDER)}).fillna(99))
-        .sort_values(["m", "order"])
-    )
-    index = pd.MultiIndex.from_frame(keys[["method", "setting"]])
-    table = pd.DataFrame("", index=index, columns=cols)
-    css = pd.DataFrame("", index=index, columns=cols)
-    for rec in long.itertuples():
-        row = (rec.method, rec.setting)
-        table.loc[row, (rec.dataset, "ours")] = f"{rec.mean:.3f} ± {rec.two_std:.3f}"
-        if with_ref and not np.isnan(rec.published_mean):
-            table.loc[row, (rec.dataset, "published")] = (
-                f"{rec.published_mean:.3f} ± {rec.published_2std:.3f}"
-            )
-            table.loc[row, (rec.dataset, "Δ")] = f"{rec.diff:+.3f}"
-            if rec.beyond:
-                css.loc[row, (rec.dataset, "Δ")] = BEYOND_CSS
-    return table, css
-
-
-def scores_display(
-    stats: pd.DataFrame,
-    *,
-    model: str,
-    datasets: Sequence[str],
-    scores: Sequence[str] = ("pairwise_f1", "bcubed_f1", "nmi"),
-) -> pd.DataFrame:
-    """Table I layout for the scores the Castiel report did not publish, side by side.
-
-    Rows (method, setting) in registry and grid order; columns (dataset, score name) holding
-    ``mean ± 2σ`` over the subsets.
-    """
-    sub = stats[stats["model"] == model] if not stats.empty else stats
-    if sub.empty:
-        return pd.DataFrame()
-    datasets = _ordered(sub["dataset"], datasets)
-    keys = (
-        sub[["method", "setting", "order"]]
-        .drop_duplicates(["method", "setting"])
-        .assign(m=lambda x: x["method"].map({m: i for i, m in enumerate(METHOD_ORDER)}).fillna(99))
-        .sort_values(["m", "order"])
-    )
-    index = pd.MultiIndex.from_frame(keys[["method", "setting"]])
-    cols = pd.MultiIndex.from_tuples(
-        [(d, SCORE_NAMES[s]) for d in datasets for s in scores], names=["dataset", ""]
-    )
-    table = pd.DataFrame("", index=index, columns=cols)
-    for rec in sub.itertuples():
-        for s in scores:
-            table.loc[(rec.method, rec.setting), (rec.dataset, SCORE_NAMES[s])] = (
-                f"{getattr(rec, f'{s}_mean'):.3f} ± {getattr(rec, f'{s}_2std'):.3f}"
-            )
-    return table
-
-
 def style_table(
     table: pd.DataFrame, css: pd.DataFrame | None = None, *, caption: str = ""
 ) -> Styler:
@@ -504,28 +220,6 @@ def style_table(
     if caption:
         styler = styler.set_caption(caption)
     return styler
-
-
-def beyond_published(long_tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Cells (of every model's ARI Table I) where ours differs by more than the published 2·std."""
-    frames = [t.assign(model=m) for m, t in long_tables.items() if not t.empty]
-    if not frames:
-        return pd.DataFrame()
-    df = pd.concat(frames, ignore_index=True)
-    df = df[df["beyond"]]
-    return df[
-        [
-            "model",
-            "dataset",
-            "method",
-            "setting",
-            "mean",
-            "two_std",
-            "published_mean",
-            "published_2std",
-            "diff",
-        ]
-    ].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------

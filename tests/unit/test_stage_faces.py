@@ -1,4 +1,5 @@
-"""The faces stage on tiny generated folders: statuses, skips, errors, outputs."""
+"""The faces stage (:mod:`facecluster.stages.faces`) on tiny generated folders: statuses,
+skips, errors, outputs."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ import yaml
 from PIL import Image
 
 from facecluster.config import parse_params
-from facecluster.faces.manifest import STATUSES, read_manifest
-from facecluster.faces.pipeline import NoUsableFacesError, extract_faces, load_crops
+from facecluster.errors import UserError
+from facecluster.faces.manifest import STATUSES
 from facecluster.paths import ProjectPaths
+from facecluster.stages import faces as faces_stage
+from facecluster.stages.faces import NoUsableFacesError, read_crops, read_manifest
 
 
 def _params(project_root: Path, folder: Path, detector: str):
     data = yaml.safe_load((project_root / "params.yaml").read_text())
     data["datasets"]["personal"] = {"kind": "personal", "path": str(folder), "detector": detector}
+    data["execution"] = {**data.get("execution", {}), "progress": False}
     return parse_params(data)
 
 
@@ -45,10 +49,10 @@ def bad_folder(tmp_path: Path) -> Path:
 def test_bad_input_is_recorded_never_crashes(project_root, bad_folder, tmp_path):
     before = {p: p.read_bytes() for p in bad_folder.rglob("*") if p.is_file()}
     paths = ProjectPaths(tmp_path / "proj")
-    result = extract_faces(
-        "personal", _params(project_root, bad_folder, "none"), paths, progress=False
-    )
-    man = read_manifest(paths.manifest("personal"))
+    result = faces_stage.run("personal", _params(project_root, bad_folder, "none"), paths)
+    assert result.dataset == "personal" and result.out_dir == paths.faces("personal")
+    assert not result.skipped and result.skip_reason is None
+    man = read_manifest(paths, "personal")
     assert set(man["status"]) <= set(STATUSES)
     by_name = dict(zip(man["relpath"].map(lambda r: Path(r).name), man["status"], strict=True))
     assert by_name["a1.png"] == "ok" and by_name["a2"] == "ok" and by_name["b1.jpg"] == "ok"
@@ -60,18 +64,23 @@ def test_bad_input_is_recorded_never_crashes(project_root, bad_folder, tmp_path)
     assert "zero-byte" in reasons["empty.jpg"]
     assert reasons["a1.png"] == ""
     # crops line up with the manifest and have the configured sizes
-    crops = load_crops(result.out_dir, "facenet")
+    crops = read_crops(paths, "personal", "facenet")
     assert crops.shape == (4, 160, 160, 3)
-    assert load_crops(result.out_dir, "lightcnn").shape == (4, 128, 128, 3)
+    assert read_crops(paths, "personal", "lightcnn").shape == (4, 128, 128, 3)
     ok = man[man["status"] == "ok"]
     assert sorted(ok["crop_index"]) == [0, 1, 2, 3]
     assert (man.loc[man["status"] != "ok", "crop_index"] == -1).all()
     assert result.summary["images"] == 7 and result.summary["faces"] == 4
     assert result.summary["identities"] == 2
+    # the clustering set's labels follow the crops
+    labels = faces_stage.study_labels(paths, "personal")
+    assert sorted(labels) == ["alice", "alice", "bob", "bob"]
     # raw data untouched
     assert {p: p.read_bytes() for p in bad_folder.rglob("*") if p.is_file()} == before
-    # the stage's metrics JSON is written under reports/faces
+    # the summary is read back, and the stage's metrics JSON is written under reports/faces
+    assert faces_stage.read_summary(paths, "personal").summary == result.summary
     assert (paths.reports / "faces" / "personal.json").is_file()
+    assert faces_stage.read_metrics(paths, ["personal"])["personal"]["faces"] == 4
 
 
 def test_empty_folder_is_skipped_plainly(project_root, tmp_path):
@@ -79,24 +88,21 @@ def test_empty_folder_is_skipped_plainly(project_root, tmp_path):
     folder.mkdir()
     (folder / "README.md").write_text("no images here")
     paths = ProjectPaths(tmp_path / "proj")
-    result = extract_faces(
-        "personal", _params(project_root, folder, "mtcnn"), paths, progress=False
-    )
+    result = faces_stage.run("personal", _params(project_root, folder, "mtcnn"), paths)
     assert result.skipped
-    assert "no images" in result.summary["reason"]
-    assert load_crops(result.out_dir, "facenet").shape[0] == 0
+    assert "no images" in result.skip_reason
+    assert result.summary["skip_reason"] == result.skip_reason  # one field marks the skip
+    assert "reason" not in result.summary and "skipped" not in result.summary
+    assert read_crops(paths, "personal", "facenet").shape[0] == 0
     assert paths.manifest("personal").is_file()
+    again = faces_stage.read_summary(paths, "personal")
+    assert again.skipped and again.skip_reason == result.skip_reason
 
 
 def test_missing_folder_names_the_path(project_root, tmp_path):
     missing = tmp_path / "does-not-exist"
     with pytest.raises(FileNotFoundError, match=str(missing)):
-        extract_faces(
-            "personal",
-            _params(project_root, missing, "none"),
-            ProjectPaths(tmp_path),
-            progress=False,
-        )
+        faces_stage.run("personal", _params(project_root, missing, "none"), ProjectPaths(tmp_path))
 
 
 def test_no_usable_face_is_a_clear_error(project_root, tmp_path):
@@ -106,8 +112,8 @@ def test_no_usable_face_is_a_clear_error(project_root, tmp_path):
         _noise(folder / "x" / f"{i}.png", size=(64, 64), seed=10 + i)
     paths = ProjectPaths(tmp_path / "proj")
     with pytest.raises(NoUsableFacesError, match="not one usable face"):
-        extract_faces("personal", _params(project_root, folder, "mtcnn"), paths, progress=False)
-    man = read_manifest(paths.manifest("personal"))
+        faces_stage.run("personal", _params(project_root, folder, "mtcnn"), paths)
+    man = read_manifest(paths, "personal")
     assert list(man["status"]) == ["no_face", "no_face"]  # still recorded
 
 
@@ -117,5 +123,23 @@ def test_haar_detector_runs(project_root, tmp_path):
     _noise(folder / "x" / "0.png", size=(64, 64))
     paths = ProjectPaths(tmp_path / "proj")
     with pytest.raises(NoUsableFacesError):
-        extract_faces("personal", _params(project_root, folder, "haar"), paths, progress=False)
-    assert list(read_manifest(paths.manifest("personal"))["status"]) == ["no_face"]
+        faces_stage.run("personal", _params(project_root, folder, "haar"), paths)
+    assert list(read_manifest(paths, "personal")["status"]) == ["no_face"]
+
+
+def test_read_crops_and_manifest_errors(tmp_path):
+    paths = ProjectPaths(tmp_path)
+    with pytest.raises(ValueError, match="unknown crop family 'arcface'"):
+        read_crops(paths, "d", "arcface")
+    with pytest.raises(FileNotFoundError, match="faces@d"):
+        read_manifest(paths, "d")
+    with pytest.raises(ValueError, match="unknown manifest status 'weird'"):
+        faces_stage.write_manifest([{"status": "weird"}], paths.manifest("d"))
+
+
+def test_summary_without_skip_reason_asks_for_a_rerun(tmp_path):
+    paths = ProjectPaths(tmp_path)
+    paths.faces("d").mkdir(parents=True)
+    (paths.faces("d") / "summary.json").write_text('{"dataset": "d", "skipped": true}')
+    with pytest.raises(UserError, match=r"no 'skip_reason' field.*faces@d"):
+        faces_stage.read_summary(paths, "d")

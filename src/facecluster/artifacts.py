@@ -1,0 +1,86 @@
+"""The file primitives every stage module writes its outputs with (and reads them back).
+
+One JSON writer, one ``.npz`` writer, one parquet writer, all atomic (a killed stage never
+leaves a half-written output), and one way to say that a dataset was skipped: the field
+``skip_reason`` — ``None`` (JSON ``null``, npz ``""``, absent from the parquet metadata) for a
+normal output, the reason otherwise.  The stage modules (:mod:`facecluster.stages`) build
+their typed readers and writers on these.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facecluster.integrity import atomic_path
+
+#: The field, in every artefact, that says a dataset was skipped (and why).
+SKIP_FIELD = "skip_reason"
+_PARQUET_KEY = b"facecluster." + SKIP_FIELD.encode()
+
+
+def write_json(path: str | Path, obj: Mapping[str, Any], *, sort_keys: bool = True) -> Path:
+    """Write ``obj`` as indented JSON (UTF-8, trailing newline), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=sort_keys) + "\n", encoding="utf-8")
+    return path
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    """Read a JSON object written by :func:`write_json`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"not found: {path}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def write_npz(path: str | Path, arrays: Mapping[str, Any]) -> Path:
+    """Write named arrays (no pickles) as an uncompressed ``.npz``, atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+    return path
+
+
+def npz_skip_reason(files: Mapping[str, Any]) -> str | None:
+    """``skip_reason`` of an npz's arrays (``None`` when absent or empty)."""
+    if SKIP_FIELD not in files:
+        return None
+    value = str(np.asarray(files[SKIP_FIELD]))
+    return value or None
+
+
+def write_parquet(path: str | Path, table: Any, *, skip_reason: str | None = None) -> Path:
+    """Write a DataFrame as parquet (no index), atomically, recording ``skip_reason``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    if skip_reason is not None:
+        meta = dict(arrow.schema.metadata or {})
+        meta[_PARQUET_KEY] = skip_reason.encode("utf-8")
+        arrow = arrow.replace_schema_metadata(meta)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        pq.write_table(arrow, tmp)
+    return path
+
+
+def read_parquet(path: str | Path) -> tuple[Any, str | None]:
+    """A parquet written by :func:`write_parquet`: ``(DataFrame, skip_reason)``."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"not found: {path}")
+    arrow = pq.read_table(path)
+    raw = (arrow.schema.metadata or {}).get(_PARQUET_KEY)
+    return arrow.to_pandas(), (raw.decode("utf-8") if raw is not None else None)

@@ -1,0 +1,352 @@
+"""The sections of the study report, each a function that returns its own frozen result.
+
+========================  ===========================  =========================================
+section (notebook)        function                     result
+========================  ===========================  =========================================
+intro                     :func:`overview_section`     :class:`Overview`
+1. headline               :func:`headline_section`     :class:`Headline`
+2. Table I                :func:`table_one_section`    :class:`TableOne`
+3. sensitivity            :func:`curves_section`       :class:`CurvesSection`
+4. clusters, runtime      :func:`clusters_section`     :class:`ClustersRuntime`
+5. embedding maps         :func:`maps_section`         :class:`Maps`
+6. error galleries        :func:`facecluster.report.gallery_section.galleries_section`
+7. statistics             :func:`statistics_section`   :class:`Statistics`
+8. reproduction notes     :func:`facecluster.report.notes.reproduction_notes`
+========================  ===========================  =========================================
+
+:func:`facecluster.report.study.build_study_report` calls them in turn; none writes a file.
+Every section has an empty form (no results at all) that the notebook can display as is.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from pandas.io.formats.style import Styler
+
+from facecluster.config import Params
+from facecluster.paths import ProjectPaths
+from facecluster.report import plots
+from facecluster.report import stats as st
+from facecluster.report import table_one as t1
+from facecluster.report import tables as tb
+from facecluster.report.inputs import StudyInputs, status_note
+from facecluster.stages import embed as embed_stage
+
+
+def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only view of a copy of ``d`` (the sections are immutable)."""
+    return MappingProxyType(dict(d))
+
+
+# --------------------------------------------------------------------------------------------
+# intro: protocol, status, links to the per-stage reports
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Overview:
+    """The protocol sentence, the (dataset, model) status and the links to the stage pages."""
+
+    protocol: str
+    status: pd.DataFrame
+    status_note: str
+    links_html: str
+
+
+def overview_section(params: Params, inputs: StudyInputs) -> Overview:
+    """The intro of the report."""
+    return Overview(
+        protocol=tb.protocol_line(params),
+        status=inputs.status,
+        status_note=status_note(inputs.status),
+        links_html=links_html(inputs.datasets, inputs.models),
+    )
+
+
+def _link(rel: str, text: str) -> str:
+    """A link relative to ``reports/`` (where index.html lives)."""
+    return f'<a href="{html.escape(rel, quote=True)}">{html.escape(text)}</a>'
+
+
+def collapsible(body: str, summary: str, *, open_: bool = False) -> str:
+    """``<details>`` around an HTML fragment (collapsible without any script)."""
+    return (
+        f"<details{' open' if open_ else ''}><summary>{html.escape(summary)}</summary>"
+        f"{body}</details>"
+    )
+
+
+def links_html(datasets: Sequence[str], models: Sequence[str]) -> str:
+    """A table of links to the per-stage reports (faces, embed, sweep), relative to reports/.
+
+    The pages are outputs of the same pipeline (``reports/<stage>/<item>.html``), so the links
+    are written without looking for the files: the report depends on none of them.
+    """
+    head = "".join(
+        f"<th>embed {html.escape(m)}</th><th>sweep {html.escape(m)}</th>" for m in models
+    )
+    rows = []
+    for d in datasets:
+        cells = [_link(f"faces/{d}.html", "faces")]
+        for m in models:
+            cells.append(_link(f"embed/{d}-{m}.html", f"{d}-{m}"))
+            cells.append(_link(f"sweep/{d}-{m}.html", f"{d}-{m}"))
+        rows.append(
+            f"<tr><th>{html.escape(d)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        )
+    return (
+        f'<table class="study-table links"><thead><tr><th>dataset</th><th>faces</th>{head}'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 1. headline
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Headline:
+    """The best grid point of each method: styled tables and the ``metrics.json`` content."""
+
+    metrics: Mapping[str, Any]
+    table: Styler | None = None
+    best_settings: Styler | None = None
+
+
+def headline_section(best: pd.DataFrame, inputs: StudyInputs) -> Headline:
+    """Section 1 (``metrics`` is :func:`facecluster.report.tables.headline_metrics`)."""
+    metrics = tb.headline_metrics(best, inputs.status)
+    if best.empty:
+        return Headline(metrics)
+    datasets, models = inputs.datasets, inputs.models
+    return Headline(
+        metrics,
+        tb.style_headline(tb.headline_display(best, datasets, models), best),
+        tb.style_table(
+            tb.best_settings_display(best, datasets, models),
+            caption="Best grid point of each method (K=true: given the true number of identities)",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Table I
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TableOne:
+    """Table I per model: ``styled[model]["ari" | "other"]``, the long ARI tables, the
+    collapsible HTML blocks and the cells beyond the published 2σ."""
+
+    styled: Mapping[str, Mapping[str, Styler]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    ari: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
+    html: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    beyond: pd.DataFrame = field(default_factory=pd.DataFrame)
+    beyond_table: Styler | None = None
+
+
+def table_one_section(stats: pd.DataFrame, inputs: StudyInputs) -> TableOne:
+    """Section 2: Table I per model beside the published values (and the other scores)."""
+    if stats.empty:
+        return TableOne()
+    datasets = inputs.datasets
+    reference = tb.load_reference()
+    styled, ari, blocks = {}, {}, {}
+    for model in [m for m in inputs.models if m in set(stats["model"])]:
+        long = t1.table_one(stats, reference, model=model, score="ari")
+        ari[model] = long
+        table, css = t1.table_one_display(long, datasets)
+        ari_table = tb.style_table(
+            table,
+            css,
+            caption=f"ARI, {model}: mean ± 2σ over the subsets beside the Castiel "
+            "report's Table I (Δ = ours − published; shaded: |Δ| > the published 2σ)",
+        )
+        other = tb.style_table(
+            t1.scores_display(stats, model=model, datasets=datasets),
+            caption=f"Pairwise F1, BCubed F1 and NMI, {model}: mean ± 2σ over the subsets "
+            "(the Castiel report published ARI only)",
+        )
+        styled[model] = _frozen({"ari": ari_table, "other": other})
+        blocks[model] = (
+            collapsible(
+                ari_table.to_html(),
+                f"ARI, {model}: Table I beside the published values",
+                open_=True,
+            ),
+            collapsible(other.to_html(), f"Pairwise F1, BCubed F1, NMI, {model}"),
+        )
+    beyond = t1.beyond_published(ari)
+    beyond_table = None
+    if not beyond.empty:
+        beyond_table = tb.style_table(
+            beyond.set_index(["model", "dataset", "method", "setting"]),
+            caption="ARI cells where ours differs from the published value by more than the "
+            "published 2σ",
+        ).format(
+            {
+                "mean": "{:.3f}",
+                "two_std": "{:.3f}",
+                "published_mean": "{:.3f}",
+                "published_2std": "{:.3f}",
+                "diff": "{:+.3f}",
+            }
+        )
+    return TableOne(_frozen(styled), _frozen(ari), _frozen(blocks), beyond, beyond_table)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. curves, 4. clusters and runtime
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CurvesSection:
+    """The curve data of each method with a grid, and one figure per method × model."""
+
+    curves: Mapping[str, plots.Curves] = field(default_factory=lambda: MappingProxyType({}))
+    figures: tuple[tuple[str, Figure], ...] = ()
+
+
+def curves_section(stats: pd.DataFrame, inputs: StudyInputs) -> CurvesSection:
+    """Section 3: ARI and pairwise F1 against each method's swept parameter."""
+    if stats.empty:
+        return CurvesSection()
+    curves = {m: c for m in tb.METHOD_ORDER if (c := plots.curve_data(stats, m)) is not None}
+    figures = tuple(
+        (
+            f"{method} × {model}",
+            plots.curve_figure(c, model=model, datasets=inputs.datasets),
+        )
+        for method, c in curves.items()
+        for model in inputs.models
+        if (c.data["model"] == model).any()
+    )
+    return CurvesSection(_frozen(curves), figures)
+
+
+@dataclass(frozen=True)
+class ClustersRuntime:
+    """Clusters found vs true at the best point and the runtime (table and figure)."""
+
+    table: Styler | None = None
+    figure: Figure | None = None
+
+
+def clusters_section(
+    stats: pd.DataFrame, best: pd.DataFrame, inputs: StudyInputs
+) -> ClustersRuntime:
+    """Section 4."""
+    if best.empty:
+        return ClustersRuntime()
+    cr = tb.clusters_runtime_table(stats, best)
+    return ClustersRuntime(
+        tb.style_clusters_runtime(cr),
+        plots.runtime_figure(cr, datasets=inputs.datasets, models=inputs.models),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 5. maps
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Maps:
+    """LFW verification accuracy of the embeddings and the embed stage's maps (inline HTML)."""
+
+    verification: pd.DataFrame
+    html: str
+
+
+def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
+    """Section 5: the embed stage's UMAP / t-SNE PNGs, inline, one block per dataset."""
+    blocks = []
+    for i, d in enumerate(inputs.datasets):
+        figs = []
+        for m in inputs.models:
+            for kind in embed_stage.MAP_METHODS:
+                png = embed_stage.map_path(paths, d, m, kind)
+                if png.is_file():
+                    figs.append(
+                        f'<figure style="display:inline-block;margin:4px">'
+                        f"{plots.img_tag(png, alt=f'{kind} {d} {m}', width=420)}"
+                        f"<figcaption>{kind.upper()} · {html.escape(d)} × {html.escape(m)}"
+                        "</figcaption></figure>"
+                    )
+        body = "".join(figs) or "<p>No embedding maps (the embed stage made none).</p>"
+        blocks.append(
+            f"<details{' open' if i == 0 else ''}><summary>{html.escape(d)}</summary>"
+            f"{body}</details>"
+        )
+    return Maps(tb.verification_table(inputs.embed), "".join(blocks))
+
+
+# --------------------------------------------------------------------------------------------
+# 7. statistics
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Statistics:
+    """Paired comparison of the best two methods; parameter transfer between datasets."""
+
+    paired: Styler | None = None
+    transfer: tuple[tuple[str, Styler], ...] = ()
+    transfer_note: str = ""
+
+
+def statistics_section(
+    results: pd.DataFrame,
+    stats: pd.DataFrame,
+    best: pd.DataFrame,
+    curves: CurvesSection,
+    inputs: StudyInputs,
+) -> Statistics:
+    """Section 7."""
+    if best.empty:
+        return Statistics()
+    paired = st.paired_comparison(results, best)
+    paired_table = None
+    if not paired.empty:
+        paired_table = tb.style_table(
+            paired.set_index(["dataset", "model"]),
+            caption="Best two methods per dataset × model, paired over the same subsets "
+            "(difference = first − second in ARI; 95% t interval; two-sided tests)",
+        ).format(
+            {
+                "mean_diff": "{:+.4f}",
+                "ci_low": "{:+.4f}",
+                "ci_high": "{:+.4f}",
+                "t": "{:.2f}",
+                "p_t": "{:.2g}",
+                "w": "{:.1f}",
+                "p_wilcoxon": "{:.2g}",
+            },
+            na_rep="–",
+        )
+    transfer = []
+    for method in [m for m in tb.METHOD_ORDER if m in curves.curves]:
+        for model in inputs.models:
+            long = st.parameter_transfer(
+                stats, method=method, model=model, datasets=inputs.datasets
+            )
+            if long.empty or long["chosen_on"].nunique() < 2:
+                continue
+            transfer.append(
+                (
+                    f"{method} × {model}",
+                    tb.style_table(
+                        st.transfer_display(long),
+                        caption=f"{method} × {model}: mean ARI on each dataset (columns) with "
+                        "the setting that is best on another (rows); in brackets the loss "
+                        "against the column's own best",
+                    ),
+                )
+            )
+    note = ""
+    if not transfer:
+        note = (
+            "Parameter transfer needs results on at least two datasets for a method with a "
+            f"parameter grid; the results cover {best['dataset'].nunique()} dataset(s)."
+        )
+    return Statistics(paired_table, tuple(transfer), note)

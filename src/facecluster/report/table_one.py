@@ -1,0 +1,224 @@
+"""Table I of the Castiel report regenerated: every method × grid point beside the published ARI.
+
+Long tables (one row per method, setting and dataset) from the grid statistics
+(:func:`facecluster.report.tables.grid_stats`) and the package's reference data
+(``facecluster/reference/castiel_table1.csv``, ``castiel_settings.csv``); the ``*_display``
+functions make the wide tables of the HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from facecluster.cluster.registry import ALGORITHMS
+from facecluster.report.tables import METHOD_ORDER, SCORE_NAMES, load_reference, ordered
+
+BEYOND_CSS = "background-color: #fde2cf"
+
+
+def _reference_settings() -> dict[str, dict[str, float]]:
+    ref = load_reference("castiel_settings.csv")
+    out: dict[str, dict[str, float]] = {}
+    for rec in ref.itertuples():
+        out.setdefault(rec.method, {})[rec.parameter] = float(rec.value)
+    return out
+
+
+def _ref_value(value: Any) -> str | float:
+    """A Table I value as a lookup key: ``"true"`` or the number rounded to 6 decimals."""
+    text = str(value).strip().lower()
+    return text if text == "true" else round(float(value), 6)
+
+
+def reference_key(
+    method: str, params: Mapping[str, Any] | str, settings: Mapping[str, Mapping[str, float]]
+) -> tuple[str, str | float] | None:
+    """The ``(parameter, value)`` of Castiel's Table I comparable with a grid point, or None.
+
+    K-based methods map to ``("n_clusters", "true")``; a method with one grid axis maps to
+    that parameter and its value (rounded to 6 decimals).  A point whose fixed parameters
+    differ from the report's settings (``castiel_settings.csv``) has no match.
+    """
+    if isinstance(params, str):
+        params = json.loads(params)
+    spec = ALGORITHMS.get(method)
+    if spec is None:
+        return None
+    for name, value in settings.get(method, {}).items():
+        if name in params and not math.isclose(float(params[name]), value):
+            return None
+    if spec.needs_k:
+        return ("n_clusters", "true")
+    axes = [a for a in spec.grid.axis_names() if a in params]
+    if len(axes) != 1:
+        return None
+    return (axes[0], _ref_value(params[axes[0]]))
+
+
+def table_one(
+    stats: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    model: str,
+    score: str = "ari",
+) -> pd.DataFrame:
+    """Every method × grid point × dataset of one model beside Castiel's published value.
+
+    Returns
+    -------
+    DataFrame
+        One row per (method, setting, dataset): ``ref_param``, ``ref_value`` (the Table I key
+        the point maps to, None when none), ``mean``, ``two_std`` (ours over the subsets),
+        ``published_mean``, ``published_2std`` (NaN where the report has no such cell — it
+        published ARI only), ``diff`` (ours − published) and ``beyond`` (``|diff|`` larger
+        than the published 2·std).
+    """
+    cols = [
+        "method",
+        "setting",
+        "order",
+        "dataset",
+        "ref_param",
+        "ref_value",
+        "mean",
+        "two_std",
+        "published_mean",
+        "published_2std",
+        "diff",
+        "beyond",
+    ]
+    if stats.empty:
+        return pd.DataFrame(columns=cols)
+    sub = stats[stats["model"] == model]
+    settings = _reference_settings()
+    ref = {}
+    if score == "ari":
+        ref = {
+            (r.method, r.parameter, _ref_value(r.value), r.dataset): (r.ari_mean, r.ari_2std)
+            for r in reference.itertuples()
+        }
+    rows = []
+    for rec in sub.itertuples():
+        key = reference_key(rec.method, rec.params, settings)
+        pub = ref.get((rec.method, *key, rec.dataset)) if key else None
+        mean, two_std = getattr(rec, f"{score}_mean"), getattr(rec, f"{score}_2std")
+        pm, ps = pub if pub else (np.nan, np.nan)
+        diff = mean - pm
+        rows.append(
+            {
+                "method": rec.method,
+                "setting": rec.setting,
+                "order": rec.order,
+                "dataset": rec.dataset,
+                "ref_param": key[0] if key else None,
+                "ref_value": key[1] if key else None,
+                "mean": mean,
+                "two_std": two_std,
+                "published_mean": pm,
+                "published_2std": ps,
+                "diff": diff,
+                "beyond": bool(pub is not None and abs(diff) > ps),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def table_one_display(
+    long: pd.DataFrame, datasets: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Wide Table I: rows (method, setting); per dataset ``ours``, ``published``, ``Δ``.
+
+    Returns the table of strings and a same-shaped table of CSS (cells beyond the published
+    2·std shaded).  The published and Δ columns are left out when no cell has a published value.
+    """
+    if long.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    with_ref = long["published_mean"].notna().any()
+    datasets = ordered(long["dataset"], datasets)
+    sub_cols = ("ours", "published", "Δ") if with_ref else ("ours",)
+    cols = pd.MultiIndex.from_tuples(
+        [(d, c) for d in datasets for c in sub_cols], names=["dataset", ""]
+    )
+    keys = (
+        long[["method", "setting", "order"]]
+        .drop_duplicates(["method", "setting"])
+        .assign(m=lambda x: x["method"].map({m: i for i, m in enumerate(METHOD_ORDER)}).fillna(99))
+        .sort_values(["m", "order"])
+    )
+    index = pd.MultiIndex.from_frame(keys[["method", "setting"]])
+    table = pd.DataFrame("", index=index, columns=cols)
+    css = pd.DataFrame("", index=index, columns=cols)
+    for rec in long.itertuples():
+        row = (rec.method, rec.setting)
+        table.loc[row, (rec.dataset, "ours")] = f"{rec.mean:.3f} ± {rec.two_std:.3f}"
+        if with_ref and not np.isnan(rec.published_mean):
+            table.loc[row, (rec.dataset, "published")] = (
+                f"{rec.published_mean:.3f} ± {rec.published_2std:.3f}"
+            )
+            table.loc[row, (rec.dataset, "Δ")] = f"{rec.diff:+.3f}"
+            if rec.beyond:
+                css.loc[row, (rec.dataset, "Δ")] = BEYOND_CSS
+    return table, css
+
+
+def scores_display(
+    stats: pd.DataFrame,
+    *,
+    model: str,
+    datasets: Sequence[str],
+    scores: Sequence[str] = ("pairwise_f1", "bcubed_f1", "nmi"),
+) -> pd.DataFrame:
+    """Table I layout for the scores the Castiel report did not publish, side by side.
+
+    Rows (method, setting) in registry and grid order; columns (dataset, score name) holding
+    ``mean ± 2σ`` over the subsets.
+    """
+    sub = stats[stats["model"] == model] if not stats.empty else stats
+    if sub.empty:
+        return pd.DataFrame()
+    datasets = ordered(sub["dataset"], datasets)
+    keys = (
+        sub[["method", "setting", "order"]]
+        .drop_duplicates(["method", "setting"])
+        .assign(m=lambda x: x["method"].map({m: i for i, m in enumerate(METHOD_ORDER)}).fillna(99))
+        .sort_values(["m", "order"])
+    )
+    index = pd.MultiIndex.from_frame(keys[["method", "setting"]])
+    cols = pd.MultiIndex.from_tuples(
+        [(d, SCORE_NAMES[s]) for d in datasets for s in scores], names=["dataset", ""]
+    )
+    table = pd.DataFrame("", index=index, columns=cols)
+    for rec in sub.itertuples():
+        for s in scores:
+            table.loc[(rec.method, rec.setting), (rec.dataset, SCORE_NAMES[s])] = (
+                f"{getattr(rec, f'{s}_mean'):.3f} ± {getattr(rec, f'{s}_2std'):.3f}"
+            )
+    return table
+
+
+def beyond_published(long_tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Cells (of every model's ARI Table I) where ours differs by more than the published 2·std."""
+    frames = [t.assign(model=m) for m, t in long_tables.items() if not t.empty]
+    if not frames:
+        return pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True)
+    df = df[df["beyond"]]
+    return df[
+        [
+            "model",
+            "dataset",
+            "method",
+            "setting",
+            "mean",
+            "two_std",
+            "published_mean",
+            "published_2std",
+            "diff",
+        ]
+    ].reset_index(drop=True)

@@ -1,0 +1,25 @@
+"""The DVC stages of the study, one module each; each module is the only writer and the only
+reader of its stage's outputs.
+
+========  =====================================  ==============================================
+stage     module                                  outputs
+========  =====================================  ==============================================
+faces     :mod:`facecluster.stages.faces`         ``data/faces/<d>/`` (manifest, crops, summary)
+weights   :mod:`facecluster.stages.weights`       ``data/models/<m>/``
+embed     :mod:`facecluster.stages.embed`         ``data/embeddings/<d>-<m>.npz``
+subsets   :mod:`facecluster.stages.subsets`       ``data/subsets/<d>.npz``
+sweep     :mod:`facecluster.stages.sweep`         ``data/results/<d>-<m>.parquet``
+report    :mod:`facecluster.stages.report`        ``reports/metrics.json``, ``reports/plots/``
+========  =====================================  ==============================================
+
+Each has one ``run(...)``; ``facecluster stage <name> <item>`` runs the stages without a
+notebook, and the notebooks call ``stages.<name>.run`` and display what it returns.  A dataset
+the faces stage skipped (an empty personal folder) flows through every stage as the empty
+form of its outputs, marked by one field, ``skip_reason`` (:mod:`facecluster.artifacts`).
+
+This package imports nothing: each stage's import closure is only what it uses (dvc.yaml
+lists exactly that closure; ``tests/unit/test_dvc_deps.py`` keeps them equal).
+"""
+
+#: The stages, in pipeline order.
+STAGES = ("faces", "weights", "embed", "subsets", "sweep", "report")

@@ -1,0 +1,97 @@
+"""Summaries of a results table: the one "best grid point" rule and the one ±2σ convention.
+
+Every table and figure of the study that shows a mean over the subsets with a band uses
+:func:`grid_summary`: the mean and **twice the population standard deviation** (``ddof=0``,
+numpy's default, as the Castiel report computes its ± 2σ) of each score over the subsets of a
+grid point.  The best grid point of a method is the one with the highest mean ARI, the first
+in grid order on ties (:func:`best_points`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: The scores summarised (mean and 2σ) for every grid point.
+SCORES = ("ari", "pairwise_f1", "bcubed_f1", "nmi")
+#: Population standard deviation over the subsets (numpy's default).
+DDOF = 0
+
+
+def two_std(values: pd.Series | np.ndarray) -> float:
+    """Twice the population standard deviation (``ddof=0``) of ``values``."""
+    return 2.0 * float(np.std(np.asarray(values, dtype=float), ddof=DDOF))
+
+
+def grid_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 2σ over the subsets of every grid point, in the table's own order.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of the sweep's table (:mod:`facecluster.sweep.engine`), one or several
+        (dataset, model) pairs.
+
+    Returns
+    -------
+    DataFrame
+        One row per ``dataset, model, method, params`` (grid order kept): ``<score>_mean`` and
+        ``<score>_2std`` for every score of :data:`SCORES`, ``n_clusters`` (mean found),
+        ``n_true`` (mean true), ``runtime_s`` (median seconds per fit), ``runtime_total_s``
+        (seconds over all subsets), ``subsets`` (how many), ``order`` (grid order within the
+        method).  Empty for an empty table.
+    """
+    keys = ["dataset", "model", "method", "params"]
+    if results.empty:
+        return pd.DataFrame(columns=keys)
+    agg: dict[str, Any] = {f"{s}_mean": (s, "mean") for s in SCORES}
+    agg |= {f"{s}_2std": (s, two_std) for s in SCORES}
+    agg |= {
+        "n_clusters": ("n_clusters", "mean"),
+        "n_true": ("n_true_clusters", "mean"),
+        "runtime_s": ("runtime_s", "median"),
+        "runtime_total_s": ("runtime_s", "sum"),
+        "subsets": ("subset", "nunique"),
+    }
+    out = results.groupby(keys, sort=False).agg(**agg).reset_index()
+    out["order"] = out.groupby(["dataset", "model", "method"], sort=False).cumcount()
+    return out
+
+
+def best_points(summary: pd.DataFrame) -> pd.DataFrame:
+    """The grid point with the highest mean ARI of each (dataset, model, method).
+
+    ``summary`` is :func:`grid_summary`'s table (or one with the same key and ``ari_mean``
+    columns); ties go to the first point in grid order.
+    """
+    if summary.empty:
+        return summary
+    idx = summary.groupby(["dataset", "model", "method"], sort=False)["ari_mean"].idxmax()
+    return summary.loc[idx.to_numpy()].reset_index(drop=True)
+
+
+def best_scores(results: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The best grid point of each method of one (dataset, model) table, for metrics JSON.
+
+    Returns
+    -------
+    dict
+        ``{method: {"params": {...}, "ari_mean", "ari_2std", "pairwise_f1", "bcubed_f1",
+        "nmi", "n_clusters", "n_subsets"}}`` (means over the subsets of the best point).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for rec in best_points(grid_summary(results)).itertuples():
+        out[str(rec.method)] = {
+            "params": json.loads(rec.params),
+            "ari_mean": float(rec.ari_mean),
+            "ari_2std": float(rec.ari_2std),
+            "pairwise_f1": float(rec.pairwise_f1_mean),
+            "bcubed_f1": float(rec.bcubed_f1_mean),
+            "nmi": float(rec.nmi_mean),
+            "n_clusters": float(rec.n_clusters),
+            "n_subsets": int(rec.subsets),
+        }
+    return out

@@ -1,0 +1,419 @@
+"""A tiny synthetic study project written by the stages' own writers (tests of the report).
+
+:func:`make_study_project` writes, under a project root, what the stages before ``report``
+would, each file through the writer of the stage that owns it:
+
+* faces: :func:`facecluster.stages.faces.write_manifest`, the crop arrays at
+  ``data/faces/<d>/`` + :data:`facecluster.stages.faces.CROPS`, and
+  :func:`~facecluster.stages.faces.write_summary` of
+  :func:`~facecluster.stages.faces.summarise` (or the skipped summary the stage writes);
+* embed: :func:`facecluster.stages.embed.write_embeddings`, its metrics JSON and map PNGs at
+  :func:`~facecluster.stages.embed.metrics_path` / :func:`~facecluster.stages.embed.map_path`;
+* subsets: :func:`facecluster.stages.subsets.write_subsets` of
+  :func:`facecluster.sweep.subsets.draw_subsets`;
+* sweep: the **real** protocol, :func:`facecluster.sweep.engine.run_sweep` (serial) on the
+  generated embeddings, written by :func:`facecluster.stages.sweep.write_results`.
+
+A dataset listed in ``skipped`` gets the faces stage's skipped summary, and then the skipped
+forms of the later stages from the stages themselves (``stages.embed.run`` and
+``stages.subsets.run`` on a skipped dataset write the empty embeddings, the placeholder maps
+and the empty subsets; the sweep's is ``Results(finalise([]), reason)``).
+
+Identities are Gaussian blobs on the unit sphere; file names carry Yale-like conditions
+(``subject01/subject01.glasses``) and faces of one condition (``glasses``) are pushed away
+from their identity so that splits have a cause to find.
+
+:func:`results_frame` builds a results table with chosen ARI values (table tests).
+
+Import it from a test as ``from study_fixture import make_study_project`` (``tests/`` is on
+``sys.path``: pytest's rootdir conftest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from facecluster import seeds
+from facecluster.artifacts import SKIP_FIELD, write_json
+from facecluster.config import Params, load_params
+from facecluster.integrity import atomic_path
+from facecluster.metrics import EVALUATE_KEYS
+from facecluster.paths import ProjectPaths
+from facecluster.report.projection import save_map
+from facecluster.stages import embed as embed_stage
+from facecluster.stages import faces as faces_stage
+from facecluster.stages import subsets as subsets_stage
+from facecluster.stages import sweep as sweep_stage
+from facecluster.sweep.engine import checkpoint_dir, finalise, run_sweep
+from facecluster.sweep.keys import canonical_params
+from facecluster.sweep.subsets import draw_subsets, subset_seed_key
+
+CONDITIONS = ("normal", "glasses", "leftlight", "rightlight", "happy", "sad")
+DEFAULT_METHODS: dict[str, Any] = {
+    "kmeans": {"n_init": 2},
+    "agglomerative": {},
+    "spectral": None,
+    "dbscan": {"eps": [0.3, 0.5, 0.7, 0.9], "min_samples": 1},
+    "meanshift": {"bandwidth": [0.3, 0.5, 0.7, 0.9]},
+    "rank_order": None,
+    "chinese_whispers": None,
+}
+SKIP_REASON = "no images found in data/raw/<dataset> (synthetic)"
+_DIMS = {"facenet": 16, "lightcnn": 12}
+
+
+def _params_dict(
+    datasets: Sequence[str],
+    models: Sequence[str],
+    methods: Mapping[str, Any],
+    n_subsets: int,
+    seed: int,
+) -> dict:
+    kinds = {"lfw": {"kind": "lfw"}, "muct": {"kind": "muct", "detector": "none"}}
+    return {
+        "seed": seed,
+        "study": {"datasets": list(datasets), "models": list(models)},
+        "datasets": {
+            d: kinds.get(d, {"kind": "personal", "path": "data/raw/yale"}) for d in datasets
+        },
+        "models": {
+            m: (
+                {"kind": "facenet", "weights": "casia-webface"}
+                if m == "facenet"
+                else {"kind": "lightcnn", "variant": "v4"}
+            )
+            for m in models
+        },
+        "sweep": {
+            "n_subsets": n_subsets,
+            "fraction": 0.8,
+            "replace": False,
+            "methods": dict(methods),
+        },
+        "report": {"gallery_rows": 3, "gallery_faces": 6},
+        "execution": {"executor": "serial", "n_jobs": 1, "progress": False, "device": "cpu"},
+    }
+
+
+def make_study_project(
+    root: str | Path,
+    *,
+    datasets: Sequence[str] = ("personal", "lfw"),
+    models: Sequence[str] = ("facenet", "lightcnn"),
+    skipped: Sequence[str] = (),
+    n_identities: int = 6,
+    per_identity: int = 5,
+    n_subsets: int = 3,
+    crop_px: int = 32,
+    methods: Mapping[str, Any] | None = None,
+    seed: int = 7,
+    stage_pages: bool = True,
+) -> Path:
+    """Write a tiny study project under ``root``; returns ``root``.
+
+    Parameters
+    ----------
+    root : str or Path
+        Project root (created; ``dvc.yaml`` and ``params.yaml`` written there).
+    datasets, models : sequence of str
+        ``study.datasets`` / ``study.models`` (models ``facenet`` and ``lightcnn`` only).
+    skipped : sequence of str
+        Datasets written as skipped (no images: the skipped form of every stage's outputs).
+    n_identities, per_identity : int
+        Size of each dataset (faces cycle through :data:`CONDITIONS`).
+    n_subsets : int
+        ``sweep.n_subsets``.
+    crop_px : int
+        Side of the synthetic crops (the real ones are 160).
+    methods : mapping, optional
+        ``sweep.methods`` (default :data:`DEFAULT_METHODS`).
+    seed : int
+        Root seed of the project (data and sweep).
+    stage_pages : bool
+        Also write placeholder per-stage HTML pages (``reports/{faces,embed,sweep}/…html``),
+        the executed notebooks' pages the index links to.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dvc.yaml").write_text("stages: {}\n", encoding="utf-8")
+    pdict = _params_dict(datasets, models, methods or DEFAULT_METHODS, n_subsets, seed)
+    (root / "params.yaml").write_text(yaml.safe_dump(pdict, sort_keys=False), encoding="utf-8")
+    params = load_params(root / "params.yaml")
+    paths = ProjectPaths.from_root(root)
+    for dataset in datasets:
+        if dataset in skipped:
+            _skipped_dataset(paths, params, dataset, models)
+        else:
+            _dataset(paths, params, dataset, models, n_identities, per_identity, crop_px)
+        if stage_pages:
+            _page(paths.report_dir("faces") / f"{dataset}.html", f"faces {dataset}")
+            for model in models:
+                for stage in ("embed", "sweep"):
+                    _page(
+                        paths.report_dir(stage) / f"{dataset}-{model}.html",
+                        f"{stage} {dataset}-{model}",
+                    )
+    return root
+
+
+# --------------------------------------------------------------------------------------------
+# a dataset with faces
+# --------------------------------------------------------------------------------------------
+def _manifest_rows(relpaths: list[str], identities: np.ndarray, px: int) -> list[dict]:
+    return [
+        {
+            "face_id": i,
+            "relpath": rp,
+            "source_path": f"/synthetic/{rp}",
+            "identity": str(ident),
+            "in_study": True,
+            "status": "ok",
+            "reason": "",
+            "n_faces": 1,
+            "score": 0.99,
+            "bbox": [0.0, 0.0, float(px), float(px)],
+            "landmarks": [],
+            "width": px,
+            "height": px,
+            "crop_index": i,
+        }
+        for i, (rp, ident) in enumerate(zip(relpaths, identities, strict=True))
+    ]
+
+
+def _crops(identities: np.ndarray, conditions: list[str], px: int, gen) -> np.ndarray:
+    """Flat-coloured squares, one hue per identity, a dark band for 'glasses'."""
+    _, codes = np.unique(identities, return_inverse=True)
+    hues = gen.integers(40, 255, size=(codes.max() + 1, 3))
+    crops = np.empty((len(codes), px, px, 3), np.uint8)
+    for i, (c, cond) in enumerate(zip(codes, conditions, strict=True)):
+        crops[i] = hues[c]
+        if cond == "glasses":
+            crops[i, px // 3 : px // 2] = 20
+    return crops
+
+
+def _save_npy(array: np.ndarray, path: Path) -> None:
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        np.save(fh, array)
+
+
+def _dataset(
+    paths: ProjectPaths,
+    params: Params,
+    dataset: str,
+    models: Sequence[str],
+    n_identities: int,
+    per_identity: int,
+    crop_px: int,
+) -> None:
+    gen = seeds.rng(params.seed, "synthetic", dataset)
+    n = n_identities * per_identity
+    identities = np.array([f"subject{i // per_identity + 1:02d}" for i in range(n)])
+    conditions = [CONDITIONS[i % per_identity % len(CONDITIONS)] for i in range(n)]
+    relpaths = [f"{p}/{p}.{c}" for p, c in zip(identities, conditions, strict=True)]
+    out = paths.faces(dataset)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = faces_stage.write_manifest(
+        _manifest_rows(relpaths, identities, crop_px), paths.manifest(dataset)
+    )
+    crops = _crops(identities, conditions, crop_px, gen)
+    for name in faces_stage.CROPS.values():
+        _save_npy(crops, out / name)
+    extra = {"source": "synthetic", "root": str(paths.raw(dataset)), "detector": "mtcnn"}
+    faces_stage.write_summary(paths, dataset, faces_stage.summarise(dataset, manifest, extra))
+
+    labels = faces_stage.study_labels(paths, dataset)
+    s = params.sweep
+    key = subset_seed_key(params.seed, dataset)
+    subsets = draw_subsets(
+        n, n_subsets=s.n_subsets, fraction=s.fraction, replace=s.replace, seed_key=key
+    )
+    subsets_stage.write_subsets(
+        paths.subsets(dataset), subsets, n=n, fraction=s.fraction, replace=s.replace,
+        seed_key=key, labels=labels,
+    )  # fmt: skip
+    subsets = subsets_stage.read_subsets(paths.subsets(dataset), n=n, labels=labels).indices
+    for model in models:
+        emb = _embeddings(params, dataset, model, labels, relpaths, conditions)
+        _write_embed_outputs(paths, dataset, model, emb)
+        table = run_sweep(
+            emb.X,
+            emb.labels,
+            subsets,
+            params.sweep,
+            dataset=dataset,
+            model=model,
+            seed=params.seed,
+            parts_dir=checkpoint_dir(paths.results(dataset, model)),
+            execution=params.execution,
+        )
+        sweep_stage.write_results(paths.results(dataset, model), sweep_stage.Results(table))
+
+
+def _embeddings(
+    params: Params,
+    dataset: str,
+    model: str,
+    labels: np.ndarray,
+    relpaths: list[str],
+    conditions: list[str],
+) -> embed_stage.Embeddings:
+    gen = seeds.rng(params.seed, "synthetic", dataset, model)
+    d = _DIMS.get(model, 8)
+    ids, codes = np.unique(labels, return_inverse=True)
+    centers = gen.normal(size=(len(ids), d))
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    x = centers[codes] + gen.normal(scale=0.12, size=(len(labels), d))
+    glasses = np.array([c == "glasses" for c in conditions], dtype=bool)
+    if glasses.any():  # a condition that pushes faces away from their identity
+        x[glasses] += 0.6 * gen.normal(size=(1, d))
+    x = (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return embed_stage.Embeddings(
+        x,
+        labels.astype(str),
+        ids=np.arange(len(labels), dtype=np.int64),
+        relpaths=np.array(relpaths, dtype=str),
+        weights_sha256="0" * 64,
+    )
+
+
+def _write_embed_outputs(
+    paths: ProjectPaths, dataset: str, model: str, emb: embed_stage.Embeddings
+) -> None:
+    """The embed stage's embeddings file, metrics JSON and maps (first two coordinates)."""
+    path = paths.embeddings(dataset, model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    embed_stage.write_embeddings(path, emb, dataset=dataset, model=model)
+    emb = embed_stage.read_embeddings(path)  # what the later stages see
+    info: dict[str, Any] = {
+        "dataset": dataset,
+        "model": model,
+        SKIP_FIELD: None,
+        "faces": int(len(emb.labels)),
+        "study_faces": int(len(emb.labels)),
+        "identities": int(np.unique(emb.labels).size),
+        "dim": int(emb.X.shape[1]),
+        "device": "cpu",
+        "weights_sha256": emb.weights_sha256,
+    }
+    if dataset == "lfw":
+        info["verification"] = {
+            "accuracy": 0.9,
+            "accuracy_std": 0.01,
+            "pairs": 6000,
+            "pairs_scored": 6000,
+            "accuracy_all_pairs": 0.9,
+        }
+    write_json(embed_stage.metrics_path(paths, dataset, model), info)
+    for method in embed_stage.MAP_METHODS:
+        save_map(
+            emb.X[:, :2],
+            emb.labels,
+            embed_stage.map_path(paths, dataset, model, method),
+            title=f"{method.upper()}: {dataset} × {model}",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# a skipped dataset
+# --------------------------------------------------------------------------------------------
+def _skipped_dataset(
+    paths: ProjectPaths, params: Params, dataset: str, models: Sequence[str]
+) -> None:
+    """The skipped forms: faces as its stage writes them for a folder without images, then
+    the stages that follow, run on it."""
+    out = paths.faces(dataset)
+    out.mkdir(parents=True, exist_ok=True)
+    faces_stage.write_manifest([], paths.manifest(dataset))
+    empty = np.zeros((0, 32, 32, 3), np.uint8)
+    for name in faces_stage.CROPS.values():
+        _save_npy(empty, out / name)
+    faces_stage.write_summary(
+        paths,
+        dataset,
+        {
+            "dataset": dataset,
+            SKIP_FIELD: SKIP_REASON.replace("<dataset>", dataset),
+            "images": 0,
+            "faces": 0,
+            "failed": 0,
+            "identities": 0,
+            "status": {},
+            "failure_reasons": {},
+            "source": "synthetic",
+        },
+    )
+    reason = faces_stage.read_summary(paths, dataset).skip_reason
+    subsets_stage.run(dataset, params, paths)  # the empty subsets of a skipped dataset
+    for model in models:
+        embed_stage.run(dataset, model, params, paths)  # empty embeddings, placeholder maps
+        sweep_stage.write_results(
+            paths.results(dataset, model), sweep_stage.Results(finalise([]), reason)
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# results with chosen scores, for table tests
+# --------------------------------------------------------------------------------------------
+def results_frame(
+    runs: Sequence[tuple[str, str, str, Mapping[str, Any], Sequence[float]]],
+    *,
+    n: int = 40,
+    k_true: int = 8,
+) -> pd.DataFrame:
+    """A results table of the sweep's schema (:func:`facecluster.sweep.engine.finalise`) from
+    per-subset ARI values.
+
+    Parameters
+    ----------
+    runs : sequence of (dataset, model, method, params, ari per subset)
+        Subset ``i`` gets ``ari[i]``; the other scores are derived from it (pairwise F1 =
+        ARI + 0.01, BCubed F1 = ARI + 0.02, NMI = ARI + 0.03, other pair / BCubed scores =
+        ARI, clusters = k_true + i, runtime 0.1·(i + 1) s) so tests can tell them apart.
+    n, k_true : int
+        Faces and true identities per subset.
+    """
+    rows = []
+    for dataset, model, method, params, aris in runs:
+        for i, ari in enumerate(aris):
+            scores = {key: ari for key in EVALUATE_KEYS}
+            scores |= {
+                "nmi": ari + 0.03,
+                "pairwise_f1": ari + 0.01,
+                "bcubed_f1": ari + 0.02,
+                "n_clusters": k_true + i,
+                "n_true_clusters": k_true,
+                "noise_fraction": 0.0,
+            }
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "method": method,
+                    "params": canonical_params(params),
+                    **params,
+                    "subset": i,
+                    "n": n,
+                    "k_true": k_true,
+                    **scores,
+                    "runtime_s": 0.1 * (i + 1),
+                    "task_runtime_s": 0.1 * (i + 1),
+                }
+            )
+    return finalise([pd.DataFrame(rows)])
+
+
+def _page(path: Path, title: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"</head><body><h1>{title}</h1></body></html>\n",
+        encoding="utf-8",
+    )
