@@ -45,3 +45,17 @@ def _restore_facecluster_logging():
     logger.setLevel(state[0])
     logger.handlers[:] = state[1]
     logger.propagate = state[2]
+
+
+@pytest.fixture(scope="module")
+def data():
+    """90 unit vectors (float32), 6 well-separated identities of 15 (string labels)."""
+    import numpy as np
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(
+        n_samples=90, n_features=16, centers=6, cluster_std=0.02, center_box=(-1, 1),
+        random_state=5,
+    )  # fmt: skip
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X.astype(np.float32), np.array([f"person_{i}" for i in y])

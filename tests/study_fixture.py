@@ -68,6 +68,28 @@ SKIP_REASON = "no images found in data/raw/<dataset> (synthetic)"
 _DIMS = {"facenet": 16, "lightcnn": 12}
 
 
+def manifest_row(
+    i: int, identity: str, status: str = "ok", in_study: bool = True, crop: int = -1
+) -> dict:
+    """One row of a faces manifest (the schema of :mod:`facecluster.faces.manifest`)."""
+    return {
+        "face_id": i,
+        "relpath": f"{identity}/{i}",
+        "source_path": f"/x/{identity}/{i}",
+        "identity": identity,
+        "in_study": in_study,
+        "status": status,
+        "reason": "",
+        "n_faces": 1,
+        "score": 1.0,
+        "bbox": [0, 0, 1, 1],
+        "landmarks": [],
+        "width": 1,
+        "height": 1,
+        "crop_index": crop,
+    }
+
+
 def _params_dict(
     datasets: Sequence[str],
     models: Sequence[str],
@@ -338,17 +360,9 @@ def _skipped_dataset(
     faces_stage.write_summary(
         paths,
         dataset,
-        {
-            "dataset": dataset,
-            SKIP_FIELD: SKIP_REASON.replace("<dataset>", dataset),
-            "images": 0,
-            "faces": 0,
-            "failed": 0,
-            "identities": 0,
-            "status": {},
-            "failure_reasons": {},
-            "source": "synthetic",
-        },
+        faces_stage.skipped_summary(
+            dataset, SKIP_REASON.replace("<dataset>", dataset), "synthetic"
+        ),
     )
     reason = faces_stage.read_summary(paths, dataset).skip_reason
     subsets_stage.run(dataset, params, paths)  # the empty subsets of a skipped dataset

@@ -373,14 +373,7 @@ def parse_params(data: Mapping[str, Any], source: str = "params") -> Params:
 
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate ``params.yaml`` (the only reader of that file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"params file not found: {path}")
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
-    return parse_params(data, str(path))
+    return parse_params(read_params_dict(path), str(path))
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

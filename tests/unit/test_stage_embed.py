@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
 
 from facecluster.stages.embed import (
     Embeddings,
@@ -16,17 +15,6 @@ from facecluster.stages.embed import (
     write_embeddings,
     write_skipped,
 )
-
-
-@pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, np.ndarray]:
-    """90 unit vectors, 6 identities of 15 (string labels)."""
-    X, y = make_blobs(
-        n_samples=90, n_features=16, centers=6, cluster_std=0.02, center_box=(-1, 1),
-        random_state=5,
-    )  # fmt: skip
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    return X.astype(np.float32), np.array([f"person_{i}" for i in y])
 
 
 def write_npz(path: Path, **arrays) -> Path:

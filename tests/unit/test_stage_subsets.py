@@ -15,6 +15,7 @@ from facecluster.stages.faces import FacesNotRunError
 from facecluster.stages.subsets import SubsetsError, load_or_draw, read_subsets, write_subsets
 from facecluster.sweep import SweepError
 from facecluster.sweep.subsets import draw_subsets, subset_seed_key
+from study_fixture import manifest_row
 
 # ------------------------------------------------------------------------------------------
 # the file
@@ -82,23 +83,6 @@ def test_load_or_draw_checks_the_labels(tmp_path):
 # ------------------------------------------------------------------------------------------
 # the stage
 # ------------------------------------------------------------------------------------------
-def _row(i: int, identity: str, status: str = "ok", in_study: bool = True, crop: int = -1) -> dict:
-    return {
-        "face_id": i,
-        "relpath": f"{identity}/{i}",
-        "source_path": f"/x/{identity}/{i}",
-        "identity": identity,
-        "in_study": in_study,
-        "status": status,
-        "reason": "",
-        "n_faces": 1,
-        "score": 1.0,
-        "bbox": [0, 0, 1, 1],
-        "landmarks": [],
-        "width": 1,
-        "height": 1,
-        "crop_index": crop,
-    }
 
 
 def write_faces(paths: ProjectPaths, dataset: str, rows: list[dict]) -> None:
@@ -119,9 +103,9 @@ def project(tmp_path, project_root):
 
 def test_subsets_follow_the_manifest_study_set(project):
     params, paths = project
-    rows = [_row(i, f"p{i % 3}", crop=i) for i in range(30)]
-    rows.append(_row(30, "x", status="no_face"))
-    rows.append(_row(31, "pairs_only", in_study=False, crop=30))
+    rows = [manifest_row(i, f"p{i % 3}", crop=i) for i in range(30)]
+    rows.append(manifest_row(30, "x", status="no_face"))
+    rows.append(manifest_row(31, "pairs_only", in_study=False, crop=30))
     write_faces(paths, "d", rows)
     labels = faces_stage.study_labels(paths, "d")
     assert len(labels) == 30 and "pairs_only" not in labels and "x" not in labels

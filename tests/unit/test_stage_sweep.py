@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from sklearn.datasets import make_blobs
 
 from facecluster.cluster.registry import ALGORITHMS
 from facecluster.config import ConfigError, parse_params
@@ -29,21 +28,11 @@ from facecluster.stages.sweep import (
 )
 from facecluster.sweep.engine import RUNTIME_COLUMNS, finalise
 from facecluster.sweep.subsets import subset_seed_key
+from study_fixture import manifest_row
 
 ALL_OFF = dict.fromkeys(ALGORITHMS)
 CHEAP = {"kmeans": {"n_init": 2}, "agglomerative": {}, "dbscan": {"eps": [0.05, 0.3, 1.9]}}
 SERIAL = {"executor": "serial", "n_jobs": 1, "progress": False}
-
-
-@pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, np.ndarray]:
-    """90 unit vectors, 6 well-separated identities of 15 (string labels)."""
-    X, y = make_blobs(
-        n_samples=90, n_features=16, centers=6, cluster_std=0.02, center_box=(-1, 1),
-        random_state=5,
-    )  # fmt: skip
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    return X.astype(np.float32), np.array([f"person_{i}" for i in y])
 
 
 def toy_params(**sweep):
@@ -161,23 +150,6 @@ def test_results_file_round_trip_and_skip_reason(tmp_path):
 # ------------------------------------------------------------------------------------------
 # the stage
 # ------------------------------------------------------------------------------------------
-def _row(i: int, identity: str, status: str = "ok", in_study: bool = True, crop: int = -1) -> dict:
-    return {
-        "face_id": i,
-        "relpath": f"{identity}/{i}",
-        "source_path": f"/x/{identity}/{i}",
-        "identity": identity,
-        "in_study": in_study,
-        "status": status,
-        "reason": "",
-        "n_faces": 1,
-        "score": 1.0,
-        "bbox": [0, 0, 1, 1],
-        "landmarks": [],
-        "width": 1,
-        "height": 1,
-        "crop_index": crop,
-    }
 
 
 @pytest.fixture()
@@ -195,7 +167,7 @@ def test_sweep_stage_runs_on_the_study_set(project, data):
     params, paths = project
     X, y = data
     manifest = faces_stage.write_manifest(
-        [_row(i, str(label), crop=i) for i, label in enumerate(y)], paths.manifest("d")
+        [manifest_row(i, str(label), crop=i) for i, label in enumerate(y)], paths.manifest("d")
     )
     faces_stage.write_summary(paths, "d", faces_stage.summarise("d", manifest, {}))
     write_embeddings(paths.embeddings("d", "facenet"), Embeddings(X, y), dataset="d",
@@ -226,7 +198,7 @@ def test_skipped_dataset_gives_empty_results(project):
 
 def test_sweep_refuses_rows_that_do_not_match_the_manifest(project):
     params, paths = project
-    faces_stage.write_manifest([_row(i, f"p{i % 3}", crop=i) for i in range(12)],
+    faces_stage.write_manifest([manifest_row(i, f"p{i % 3}", crop=i) for i in range(12)],
                                paths.manifest("d"))  # fmt: skip
     emb = paths.embeddings("d", "facenet")
     x = np.random.default_rng(0).normal(size=(12, 8)).astype(np.float32)

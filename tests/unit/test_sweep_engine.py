@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import make_blobs
 
 from facecluster.cluster.registry import ALGORITHMS
 from facecluster.config import ConfigError, SweepSettings, parse_params
@@ -30,17 +29,6 @@ def settings(methods: dict | None = None, **kw) -> SweepSettings:
 
 
 CHEAP = {"kmeans": {"n_init": 2}, "agglomerative": {}, "dbscan": {"eps": [0.05, 0.3, 1.9]}}
-
-
-@pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, np.ndarray]:
-    """90 unit vectors, 6 well-separated identities of 15 (string labels)."""
-    X, y = make_blobs(
-        n_samples=90, n_features=16, centers=6, cluster_std=0.02, center_box=(-1, 1),
-        random_state=5,
-    )  # fmt: skip
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    return X.astype(np.float32), np.array([f"person_{i}" for i in y])
 
 
 def subsets_of(X: np.ndarray, n_subsets: int = 3) -> np.ndarray:

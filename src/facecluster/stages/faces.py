@@ -100,17 +100,7 @@ def run(dataset: str, params: Params, paths: ProjectPaths) -> FacesOutput:
     )
     manifest = write_manifest(faces.rows, paths.manifest(dataset))
     if not listing.records:
-        summary: dict[str, Any] = {
-            "dataset": dataset,
-            SKIP_FIELD: f"no images found in {listing.root}",
-            "images": 0,
-            "faces": 0,
-            "failed": 0,
-            "identities": 0,
-            "status": {},
-            "failure_reasons": {},
-            "source": listing.source,
-        }
+        summary = skipped_summary(dataset, f"no images found in {listing.root}", listing.source)
         log.warning("dataset %s skipped: %s", dataset, summary[SKIP_FIELD])
     elif faces.n_crops == 0:
         raise NoUsableFacesError(
@@ -135,6 +125,21 @@ def run(dataset: str, params: Params, paths: ProjectPaths) -> FacesOutput:
     _save_npy(faces.lightcnn, out / CROPS["lightcnn"])
     write_summary(paths, dataset, summary)
     return FacesOutput(dataset, out, summary)
+
+
+def skipped_summary(dataset: str, reason: str, source: str) -> dict[str, Any]:
+    """The summary of a skipped dataset (no images): zero counts and ``skip_reason``."""
+    return {
+        "dataset": dataset,
+        SKIP_FIELD: reason,
+        "images": 0,
+        "faces": 0,
+        "failed": 0,
+        "identities": 0,
+        "status": {},
+        "failure_reasons": {},
+        "source": source,
+    }
 
 
 def summarise(dataset: str, manifest: pd.DataFrame, extra: dict[str, Any]) -> dict[str, Any]:
