@@ -97,6 +97,10 @@ def execute_notebook(template: Path, out: Path, parameters: dict[str, Any]) -> N
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from facecluster.log import setup_logging
+
+    setup_logging(logging.getLogger("facecluster").level or logging.INFO, name="papermill")
+
     try:
         pm.execute_notebook(
             str(template), str(out), parameters=parameters, log_output=True, progress_bar=False
