@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from facecluster.report.plots import PLOT_COLUMNS
-from facecluster.report.study import render_offline_html
+from facecluster.report.render import render_html
 from facecluster.stages.sweep import read_results
 from facecluster.sweep.summary import best_scores
 from study_fixture import make_study_project
@@ -74,7 +74,7 @@ def build_report_site(base: Path) -> Path:
             progress_bar=False,
             kernel_name="python3",
         )
-    render_offline_html(root / "reports" / "index.ipynb")
+    render_html(root / "reports" / "index.ipynb", title="Face clustering study")
     return root
 
 

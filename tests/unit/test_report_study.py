@@ -12,9 +12,10 @@ import nbformat
 import pytest
 
 import facecluster.report
+from facecluster.cli import main as cli_main
 from facecluster.config import load_params
 from facecluster.paths import ProjectPaths
-from facecluster.report.study import build_study_report, main, render_offline_html
+from facecluster.report.study import build_study_report
 from facecluster.stages.sweep import read_results
 from facecluster.sweep.summary import best_scores
 from study_fixture import make_study_project
@@ -148,7 +149,7 @@ def test_render_offline_html_has_no_external_resources(tmp_path):
     ]
     path = tmp_path / "index.ipynb"
     nbformat.write(nb, path)
-    assert main([str(path)]) == 0
+    assert cli_main(["render", str(path)]) == 0
     html = (tmp_path / "index.html").read_text()
     assert "<b>hi</b>" in html
     assert "log line" not in html and "print(&#39;x&#39;)" not in html  # stderr, code hidden
@@ -156,9 +157,12 @@ def test_render_offline_html_has_no_external_resources(tmp_path):
     assert not re.search(
         r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|@import""", html
     )
-    out = render_offline_html(path, tmp_path / "other.html")
-    assert out.is_file() and "<title>Face clustering study</title>" in out.read_text()
-    assert main([]) == 2
+    out = tmp_path / "other.html"
+    assert (
+        cli_main(["render", str(path), "--out", str(out), "--title", "Face clustering study"]) == 0
+    )
+    assert "<title>Face clustering study</title>" in out.read_text()
+    assert cli_main(["render", str(tmp_path / "missing.ipynb")]) == 2
 
 
 def _manifest_rows(size: tuple[int, int], n: int = 3) -> list[dict]:

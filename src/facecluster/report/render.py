@@ -1,13 +1,12 @@
 """Render an executed stage notebook to a self-contained HTML report.
 
-``python -m facecluster.report.render reports/faces/lfw.ipynb`` writes ``reports/faces/lfw.html``:
+``facecluster render reports/faces/lfw.ipynb`` writes ``reports/faces/lfw.html``:
 code cells hidden (``--no-input``), stderr streams (logs and progress bars, which papermill
 ``--log-output`` already relayed to the terminal) dropped, images embedded as data URIs.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nbformat
@@ -76,18 +75,3 @@ def render_html(
     with atomic_path(html) as tmp:
         tmp.write_text(body, encoding="utf-8")
     return html
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args:
-        print(
-            "usage: python -m facecluster.report.render NOTEBOOK.ipynb [OUT.html]", file=sys.stderr
-        )
-        return 2
-    render_html(*args[:2])
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

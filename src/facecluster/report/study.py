@@ -11,16 +11,14 @@
 * returns one immutable :class:`StudyReport`, a result per section, that the notebook shows
   in order.
 
-:func:`render_offline_html` turns the executed notebook into ``reports/index.html`` without a
-single external script (nbconvert's lab template loads require.js, MathJax and mermaid from a
-CDN; the study page needs none of them) — ``python -m facecluster.report.study
-reports/index.ipynb``.
+``python -m facecluster notebook report`` executes the notebook and renders it as
+``reports/index.html`` (:func:`facecluster.report.render.render_html`: not a single external
+script).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +49,7 @@ from facecluster.report.sections import (
     table_one_section,
 )
 
-__all__ = ["Gallery", "StudyReport", "build_study_report", "render_offline_html"]
+__all__ = ["Gallery", "StudyReport", "build_study_report"]
 
 log = logging.getLogger(__name__)
 
@@ -173,29 +171,3 @@ def build_study_report(
         metrics_path=metrics_path,
         plot_files=tuple(plot_files),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# offline HTML
-# --------------------------------------------------------------------------------------------
-def render_offline_html(notebook: str | Path, out: str | Path | None = None) -> Path:
-    """The study report's HTML: :func:`facecluster.report.render.render_html` with its title."""
-    from facecluster.report.render import render_html
-
-    out = render_html(notebook, out, title="Face clustering study")
-    log.info("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m facecluster.report.study NOTEBOOK.ipynb [OUT.html]``."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0].startswith("-"):
-        sys.stderr.write("usage: python -m facecluster.report.study NOTEBOOK.ipynb [OUT.html]\n")
-        return 2
-    render_offline_html(*args[:2])
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
