@@ -10,7 +10,8 @@ file present in both:
 * ``data/results/*.parquet`` — the sweep tables, row for row on ``(dataset, model, method,
   params, subset)``, every column except ``runtime_s`` and ``task_runtime_s``, exactly
   (values and dtypes).  A table that exists only as checkpoint parts (an unfinished sweep,
-  ``*.parts/``) is read from its parts.  Rows present in one run only are counted, not
+  ``*.parts/``) is read from its parts (values compared exactly; parts are not finalised, so
+  their integer parameter columns may be float).  Rows present in one run only are counted, not
   compared: a run with fewer subsets (``-S sweep.n_subsets=3``) checks those subsets;
 * ``data/embeddings/*.npz`` — every array the two files share (``embeddings`` exactly);
 * ``data/subsets/*.npz`` — ``indices`` and the drawing settings;
@@ -67,15 +68,21 @@ def compare_results(before: Path, after: Path) -> dict:
     )  # fmt: skip
     x, y = a.loc[common], b.loc[common]
     diffs = {}
+    both_tables = how_a == how_b == "table"  # parts are not finalised: their dtypes differ
     for col in x.columns:
-        if str(x[col].dtype) != str(y[col].dtype):
-            diffs[col] = f"dtype {x[col].dtype} vs {y[col].dtype}"
-            continue
-        same = (x[col] == y[col]) | (x[col].isna() & y[col].isna())
+        u, v = x[col], y[col]
+        if str(u.dtype) != str(v.dtype):
+            if both_tables:
+                diffs[col] = f"dtype {u.dtype} vs {v.dtype}"
+                continue
+            if pd.api.types.is_numeric_dtype(u) and pd.api.types.is_numeric_dtype(v):
+                u, v = u.astype("float64"), v.astype("float64")
+        same = (u == v) | (u.isna() & v.isna())
         if not bool(same.all()):
             diffs[col] = f"{int((~same).sum())} rows differ"
     rec["differences"] = diffs
-    ok = not diffs and not rec["columns_only_in_one"] and len(common) > 0
+    missing_columns = rec["columns_only_in_one"] if both_tables else []  # parts: own params only
+    ok = not diffs and not missing_columns and len(common) > 0
     rec["status"] = "identical" if ok else "DIFFERENT"
     return rec
 
