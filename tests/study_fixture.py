@@ -9,15 +9,14 @@ would, each file through the writer of the stage that owns it:
   :func:`~facecluster.stages.faces.summarise` (or the skipped summary the stage writes);
 * embed: :func:`facecluster.stages.embed.write_embeddings`, its metrics JSON and map PNGs at
   :func:`~facecluster.stages.embed.metrics_path` / :func:`~facecluster.stages.embed.map_path`;
-* subsets: :func:`facecluster.stages.subsets.write_subsets` of
-  :func:`facecluster.sweep.subsets.draw_subsets`;
-* sweep: the **real** protocol, :func:`facecluster.sweep.engine.run_sweep` (serial) on the
-  generated embeddings, written by :func:`facecluster.stages.sweep.write_results`.
+* subsets: the stage itself, :func:`facecluster.stages.subsets.run`;
+* sweep: the stage itself, :func:`facecluster.stages.sweep.run` (the real protocol on the
+  generated embeddings and the stage's subsets).
 
 A dataset listed in ``skipped`` gets the faces stage's skipped summary, and then the skipped
 forms of the later stages from the stages themselves (``stages.embed.run`` and
 ``stages.subsets.run`` on a skipped dataset write the empty embeddings, the placeholder maps
-and the empty subsets; the sweep's is ``Results(finalise([]), reason)``).
+and the empty subsets, ``stages.sweep.run`` the empty results table).
 
 Identities are Gaussian blobs on the unit sphere; file names carry Yale-like conditions
 (``subject01/subject01.glasses``) and faces of one condition (``glasses``) are pushed away
@@ -50,9 +49,8 @@ from facecluster.stages import embed as embed_stage
 from facecluster.stages import faces as faces_stage
 from facecluster.stages import subsets as subsets_stage
 from facecluster.stages import sweep as sweep_stage
-from facecluster.sweep.engine import checkpoint_dir, finalise, run_sweep
+from facecluster.sweep.engine import finalise
 from facecluster.sweep.keys import canonical_params
-from facecluster.sweep.subsets import draw_subsets, subset_seed_key
 
 CONDITIONS = ("normal", "glasses", "leftlight", "rightlight", "happy", "sad")
 DEFAULT_METHODS: dict[str, Any] = {
@@ -252,31 +250,11 @@ def _dataset(
     faces_stage.write_summary(paths, dataset, faces_stage.summarise(dataset, manifest, extra))
 
     labels = faces_stage.study_labels(paths, dataset)
-    s = params.sweep
-    key = subset_seed_key(params.seed, dataset)
-    subsets = draw_subsets(
-        n, n_subsets=s.n_subsets, fraction=s.fraction, replace=s.replace, seed_key=key
-    )
-    subsets_stage.write_subsets(
-        paths.subsets(dataset), subsets, n=n, fraction=s.fraction, replace=s.replace,
-        seed_key=key, labels=labels,
-    )  # fmt: skip
-    subsets = subsets_stage.read_subsets(paths.subsets(dataset), n=n, labels=labels).indices
+    subsets_stage.run(dataset, params, paths)
     for model in models:
         emb = _embeddings(params, dataset, model, labels, relpaths, conditions)
         _write_embed_outputs(paths, dataset, model, emb)
-        table = run_sweep(
-            emb.X,
-            emb.labels,
-            subsets,
-            params.sweep,
-            dataset=dataset,
-            model=model,
-            seed=params.seed,
-            parts_dir=checkpoint_dir(paths.results(dataset, model)),
-            execution=params.execution,
-        )
-        sweep_stage.write_results(paths.results(dataset, model), sweep_stage.Results(table))
+        sweep_stage.run(dataset, model, params, paths)
 
 
 def _embeddings(
@@ -364,13 +342,10 @@ def _skipped_dataset(
             dataset, SKIP_REASON.replace("<dataset>", dataset), "synthetic"
         ),
     )
-    reason = faces_stage.read_summary(paths, dataset).skip_reason
     subsets_stage.run(dataset, params, paths)  # the empty subsets of a skipped dataset
     for model in models:
         embed_stage.run(dataset, model, params, paths)  # empty embeddings, placeholder maps
-        sweep_stage.write_results(
-            paths.results(dataset, model), sweep_stage.Results(finalise([]), reason)
-        )
+        sweep_stage.run(dataset, model, params, paths)  # the empty table of a skipped dataset
 
 
 # --------------------------------------------------------------------------------------------
