@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RUNTIME_COLUMNS = ("runtime_s", "task_runtime_s")
+from facecluster.sweep.engine import RUNTIME_COLUMNS
+
 KEYS = ["dataset", "model", "method", "params", "subset"]
 
 

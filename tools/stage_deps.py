@@ -134,7 +134,8 @@ def notebook_imports(path: Path) -> set[str]:
 
 def stage_entries(cmd: str, root: Path = ROOT) -> tuple[list[str], list[Path]]:
     """Entry modules and template notebooks of a stage command."""
-    sys.path.insert(0, str(root / "src"))
+    if str(root / "src") not in sys.path:
+        sys.path.insert(0, str(root / "src"))
     from facecluster.cli import STAGE_ARGS
 
     entries = ["facecluster.__main__", "facecluster.cli"]

@@ -135,7 +135,7 @@ def read_subsets(
         with np.load(path, allow_pickle=False) as npz:
             indices = npz["indices"]
             meta = json.loads(str(npz["meta"]))
-            skip = npz_skip_reason({k: npz[k] for k in npz.files if k == SKIP_FIELD})
+            skip = npz_skip_reason(npz)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise SubsetsError(f"{path}: not a subsets file ({exc})") from None
     if skip is not None:

@@ -27,7 +27,7 @@ from facecluster.config import Params
 from facecluster.errors import UserError
 from facecluster.paths import ProjectPaths
 from facecluster.stages import faces as faces_stage
-from facecluster.stages.embed import read_embeddings
+from facecluster.stages.embed import Embeddings, read_embeddings
 from facecluster.stages.subsets import load_or_draw
 from facecluster.sweep.engine import checkpoint_dir, finalise, run_sweep
 from facecluster.sweep.summary import best_scores
@@ -66,8 +66,8 @@ def run(dataset: str, model: str, params: Params, paths: ProjectPaths) -> Result
             f"{emb_path} rows do not match the faces manifest of {dataset!r}; "
             f"re-run embed@{dataset}-{model}"
         )
-    return sweep_file(
-        emb_path,
+    return _sweep(
+        emb,
         out,
         params,
         dataset=dataset,
@@ -108,11 +108,31 @@ def sweep_file(
         Where to write the best grid point of each method as JSON.
     """
     guessed = names_from_path(embeddings_path)
-    dataset = dataset or guessed[0]
-    model = model or guessed[1]
     emb = read_embeddings(embeddings_path)
     if emb.skipped:
         raise UserError(f"{embeddings_path} is a skipped dataset's file: {emb.skip_reason}")
+    return _sweep(
+        emb,
+        out_path,
+        params,
+        dataset=dataset or guessed[0],
+        model=model or guessed[1],
+        subsets_path=subsets_path,
+        metrics_path=metrics_path,
+    )
+
+
+def _sweep(
+    emb: Embeddings,
+    out_path: str | Path,
+    params: Params,
+    *,
+    dataset: str,
+    model: str,
+    subsets_path: str | Path | None,
+    metrics_path: str | Path | None,
+) -> Results:
+    """The protocol on read embeddings (each file is read once, by the caller)."""
     log.info("sweep settings: %s", params.sweep.model_dump(mode="json"))
     subsets = load_or_draw(
         subsets_path, emb.X.shape[0], params.sweep, seed=params.seed, dataset=dataset,
