@@ -223,17 +223,11 @@ def read_metrics(paths: ProjectPaths, names: list[tuple[str, str]]) -> dict[str,
 
 
 def write_skipped(path: Path, dataset: str, model: str, reason: str) -> None:
-    """The empty embeddings file of a skipped dataset."""
-    write_npz(
-        path,
-        {
-            "embeddings": np.zeros((0, 0), np.float32),
-            "labels": np.zeros(0, str),
-            "dataset": dataset,
-            "model": model,
-            SKIP_FIELD: reason or "skipped",
-        },
+    """The empty embeddings file of a skipped dataset (the same layout, every array empty)."""
+    empty = Embeddings(
+        np.zeros((0, 0), np.float32), np.zeros(0, str), skip_reason=reason or "skipped"
     )
+    write_embeddings(path, empty, dataset=dataset, model=model)
 
 
 def read_embeddings(path: str | Path) -> Embeddings:
