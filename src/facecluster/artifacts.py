@@ -20,7 +20,6 @@ from facecluster.integrity import atomic_path
 
 #: The field, in every artefact, that says a dataset was skipped (and why).
 SKIP_FIELD = "skip_reason"
-_PARQUET_KEY = b"facecluster." + SKIP_FIELD.encode()
 
 
 def write_json(path: str | Path, obj: Mapping[str, Any], *, sort_keys: bool = True) -> Path:
@@ -58,20 +57,42 @@ def npz_skip_reason(files: Mapping[str, Any]) -> str | None:
     return value or None
 
 
-def write_parquet(path: str | Path, table: Any, *, skip_reason: str | None = None) -> Path:
-    """Write a DataFrame as parquet (no index), atomically, recording ``skip_reason``."""
+def write_parquet(
+    path: str | Path,
+    table: Any,
+    *,
+    skip_reason: str | None = None,
+    fields: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a DataFrame as parquet (no index), atomically, recording ``skip_reason`` and
+    any other named text ``fields`` in the file's metadata (:func:`parquet_field`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     arrow = pa.Table.from_pandas(table, preserve_index=False)
-    if skip_reason is not None:
+    extra = {SKIP_FIELD: skip_reason} if skip_reason is not None else {}
+    extra.update(fields or {})
+    if extra:
         meta = dict(arrow.schema.metadata or {})
-        meta[_PARQUET_KEY] = skip_reason.encode("utf-8")
+        meta.update({_meta_key(k): v.encode("utf-8") for k, v in extra.items()})
         arrow = arrow.replace_schema_metadata(meta)
     path = Path(path)
     with atomic_path(path) as tmp:
         pq.write_table(arrow, tmp)
     return path
+
+
+def _meta_key(name: str) -> bytes:
+    return b"facecluster." + name.encode("utf-8")
+
+
+def parquet_field(path: str | Path, name: str) -> str | None:
+    """A text field :func:`write_parquet` recorded in ``path`` (``None`` when absent);
+    reads only the file's footer."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(_meta_key(name))
+    return raw.decode("utf-8") if raw is not None else None
 
 
 def read_parquet(path: str | Path) -> tuple[Any, str | None]:
@@ -82,5 +103,5 @@ def read_parquet(path: str | Path) -> tuple[Any, str | None]:
     if not path.is_file():
         raise FileNotFoundError(f"not found: {path}")
     arrow = pq.read_table(path)
-    raw = (arrow.schema.metadata or {}).get(_PARQUET_KEY)
+    raw = (arrow.schema.metadata or {}).get(_meta_key(SKIP_FIELD))
     return arrow.to_pandas(), (raw.decode("utf-8") if raw is not None else None)

@@ -56,6 +56,14 @@ def _items(args: argparse.Namespace) -> dict[str, str]:
     return dict(zip(names, args.items, strict=True))
 
 
+def _check_items(items: dict[str, str], params) -> None:
+    """Every dataset/model a stage is asked for is defined in params (ConfigError if not)."""
+    if "dataset" in items:
+        params.dataset(items["dataset"])
+    if "model" in items:
+        params.model(items["model"])
+
+
 def _cmd_stage(args: argparse.Namespace) -> int:
     import importlib
 
@@ -63,6 +71,7 @@ def _cmd_stage(args: argparse.Namespace) -> int:
 
     items = _items(args)
     params = _params(args.params, args.set)
+    _check_items(items, params)
     module = importlib.import_module(f"facecluster.stages.{args.name}")
     module.run(*items.values(), params, ProjectPaths.from_root())
     return 0
@@ -75,7 +84,9 @@ def _cmd_notebook(args: argparse.Namespace) -> int:
     template = STAGE_ARGS[args.name][1]
     if template is None:
         raise UserError(f"stage {args.name} has no notebook: run `facecluster stage {args.name}`")
-    _params(args.params)  # a bad params file fails here, in one line, before the kernel starts
+    # a bad params file or an unknown dataset/model fails here, in one line, before the
+    # kernel starts (and before papermill writes an executed notebook of the failure)
+    _check_items(items, _params(args.params))
     paths = ProjectPaths.from_root()
     stem = "-".join(items.values()) or "index"
     out_dir = paths.reports if args.name == "report" else paths.report_dir(args.name)
@@ -93,22 +104,55 @@ def _cmd_notebook(args: argparse.Namespace) -> int:
 
 
 def execute_notebook(template: Path, out: Path, parameters: dict[str, Any]) -> None:
-    """Run a template notebook with papermill; a user error in it becomes one line."""
+    """Run a template notebook with papermill; a user error in it becomes one line.
+
+    The executed notebook replaces ``out`` only when every cell ran: a failed run is kept
+    beside it as ``<stem>.failed.ipynb`` (named in the error), so the last good report is
+    never overwritten by a failure.
+    """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     from facecluster.log import setup_logging
 
     setup_logging(logging.getLogger("facecluster").level or logging.INFO, name="papermill")
-
+    failed = out.with_name(f"{out.stem}.failed.ipynb")
+    failed.unlink(missing_ok=True)
+    kernel_log = out.with_name(f"{out.stem}.kernel.log")
     try:
-        pm.execute_notebook(
-            str(template), str(out), parameters=parameters, log_output=True, progress_bar=False
-        )
+        with kernel_log.open("w", encoding="utf-8") as log_file:
+            pm.execute_notebook(
+                str(template), str(failed), parameters=parameters, log_output=True,
+                progress_bar=False, kernel_manager_class=_kernel_manager(log_file),
+            )  # fmt: skip
     except PapermillExecutionError as exc:
         if exc.ename in user_error_names():
-            raise UserError(f"{exc.ename}: {one_line(exc.evalue)} (in {out})") from None
+            raise UserError(f"{exc.ename}: {one_line(exc.evalue)} (see {failed})") from None
         raise
+    finally:
+        if kernel_log.is_file() and not kernel_log.stat().st_size:
+            kernel_log.unlink()
+        elif kernel_log.is_file():
+            log.info("the kernel's own messages are in %s", kernel_log)
+    failed.replace(out)
+
+
+def _kernel_manager(stderr: Any) -> type:
+    """A kernel manager whose kernel process writes its own stderr to ``stderr``.
+
+    The cells' output reaches papermill's log through the kernel's messages; what the kernel
+    process itself prints (IPKernelApp's "KeyboardInterrupt caught in kernel" and a zmq
+    traceback when it is shut down after a failing cell) is not the user's business on the
+    terminal, where a user error must be one line: it goes to ``<item>.kernel.log``.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw.setdefault("stderr", stderr)
+            await super().start_kernel(**kw)
+
+    return LoggedKernelManager
 
 
 def user_error_names() -> set[str]:
@@ -132,6 +176,11 @@ def user_error_names() -> set[str]:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from facecluster.stages.sweep import sweep_file
 
+    check_outputs(
+        inputs={"embeddings": args.embeddings, "--params": args.params},
+        outputs={"--out": args.out, "--metrics": args.metrics},
+        maybe_inputs={"--subsets": args.subsets},
+    )
     params = _params(args.params, args.set)
     if args.no_progress:
         params = params.model_copy(
@@ -150,11 +199,36 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_outputs(
+    inputs: dict[str, str | None],
+    outputs: dict[str, str | None],
+    maybe_inputs: dict[str, str | None] | None = None,
+) -> None:
+    """Refuse, before any work, an output that is a folder, or that is (by real path, links
+    followed) one of the inputs or another output: ``--out E.npz`` must never overwrite the
+    embeddings it reads.  ``maybe_inputs`` are files read when they exist, else written."""
+    named_in = {k: v for k, v in {**inputs, **(maybe_inputs or {})}.items() if v}
+    seen: dict[Path, str] = {Path(v).resolve(): k for k, v in named_in.items()}
+    for name, value in outputs.items():
+        if not value:
+            continue
+        path = Path(value)
+        if path.is_dir():
+            raise UserError(f"{name} {value} is a folder; give the file to write")
+        real = path.resolve()
+        if real in seen:
+            other = seen[real]
+            role = "an input" if other in named_in else "another output"
+            raise UserError(f"{name} {value} is {other}, {role}; write somewhere else")
+        seen[real] = name
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from facecluster.report.render import render_html
 
     if not Path(args.notebook).is_file():
         raise UserError(f"notebook not found: {args.notebook}")
+    check_outputs(inputs={"notebook": args.notebook}, outputs={"--out": args.out})
     render_html(args.notebook, args.out, title=args.title)
     return 0
 

@@ -6,6 +6,8 @@ typo fails at load time with one error that names the key, its location and the 
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,7 +33,14 @@ class ConfigError(UserError, ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of every params model: unknown keys, booleans as numbers and non-finite numbers
+    all fail at load (``strict``: YAML already gives typed values, so ``true`` is never 1 and
+    ``"3"`` never 3; ``.inf`` and ``.nan`` are no setting's value)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+Probability = Annotated[float, Field(strict=True, ge=0.0, le=1.0)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,7 +104,11 @@ DatasetSpec = Annotated[
 class MtcnnSettings(Strict):
     margin: int = Field(default=14, ge=0, description="pixels of margin in the 160 px crop")
     min_face_size: int = Field(default=20, ge=4)
-    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    thresholds: tuple[Probability, Probability, Probability] = Field(
+        default=(0.6, 0.7, 0.7),
+        strict=False,  # a YAML list; each value is still a strict number
+        description="P-, R- and O-Net score thresholds",
+    )
     factor: float = Field(default=0.709, gt=0, lt=1)
 
 
@@ -108,6 +121,12 @@ class HaarSettings(Strict):
 
 
 class DetectorSettings(Strict):
+    max_side: int | None = Field(
+        default=1600,
+        ge=64,
+        description="detect on a copy whose longest side is at most this many pixels (boxes "
+        "and landmarks mapped back, crops cut from the full image); null: never downscale",
+    )
     mtcnn: MtcnnSettings = MtcnnSettings()
     haar: HaarSettings = HaarSettings()
 
@@ -215,7 +234,15 @@ class ExecutionSettings(Strict):
     device: Device = Field(
         default="auto", description="face detection (MTCNN) and embedding: auto | cpu | cuda"
     )
-    detector_batch_size: int = Field(default=32, ge=1, description="images per MTCNN batch")
+    detector_batch_size: int = Field(
+        default=32, ge=1, description="at most this many images per MTCNN batch"
+    )
+    detector_batch_megapixels: float = Field(
+        default=8.0,
+        gt=0,
+        description="at most this many megapixels of full-size images held per detection "
+        "batch (a larger image is a batch of its own)",
+    )
     embed_batch_size: int = Field(default=64, ge=1, description="crops per forward pass")
     num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes")
     executor: Literal["serial", "joblib", "dask"] = Field(
@@ -293,31 +320,74 @@ class Params(Strict):
             ) from None
 
 
-def _allowed_keys(model: type[BaseModel] | None) -> list[str]:
-    return sorted(model.model_fields) if model is not None else []
-
-
-def _model_at(loc: Sequence[Any]) -> type[BaseModel] | None:
-    """The pydantic model that owns the mapping at ``loc`` (best effort, for error messages)."""
-    current: Any = Params
-    for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return current if part == loc[-1] else None
-        current = _unwrap(field.annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(annotation: Any) -> Any:
-    args = getattr(annotation, "__args__", None)
-    if args:
-        for arg in args:
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                return arg
+def _strip(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` → ``X``."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
     return annotation
 
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _tagged_member(union: Any, tag: str) -> type[BaseModel] | None:
+    """The member of a ``kind``-discriminated union whose ``kind`` is ``tag``."""
+    for member in typing.get_args(union):
+        kind = member.model_fields.get("kind") if _is_model(member) else None
+        if kind is not None and tag in typing.get_args(kind.annotation):
+            return member  # type: ignore[no-any-return]
+    return None
+
+
+def _walk(loc: Sequence[Any]) -> tuple[str, type[BaseModel] | None]:
+    """The key of an error as the user wrote it, and the model that owns its last part.
+
+    pydantic's location of an error inside a discriminated union carries the tag
+    (``datasets.lfw.lfw.pairs_faces``); the tag is not a key of params.yaml, so it is dropped
+    here, and the model it selects is the one whose keys the message lists.
+    """
+    shown: list[str] = []
+    owner: type[BaseModel] | None = None
+    node: Any = Params
+    for part in loc:
+        node = _strip(node)
+        if typing.get_origin(node) in (typing.Union, types.UnionType):
+            member = _tagged_member(node, str(part))
+            if member is not None:  # the discriminator's tag: not a key
+                node = member
+                continue
+            models = [a for a in typing.get_args(node) if _is_model(a)]
+            node = models[0] if len(models) == 1 else None  # ``Model | None``
+        shown.append(str(part))
+        if _is_model(node):
+            owner = node
+            field = node.model_fields.get(str(part))
+            node = field.annotation if field is not None else None
+        elif typing.get_origin(node) is dict:
+            owner, node = None, typing.get_args(node)[1]
+        elif typing.get_origin(node) in (tuple, list):
+            owner, node = None, typing.get_args(node)[0]
+        else:
+            owner, node = None, None
+    return ".".join(shown), owner
+
+
+def _owner_of_children(loc: Sequence[Any]) -> type[BaseModel] | None:
+    """The model whose fields sit at ``loc`` (where an unknown key was found)."""
+    _, owner = _walk([*loc, "\0"])
+    return owner
+
+
+#: The ``kind`` values of the discriminated blocks, for error messages.
+_KINDS: dict[str, tuple[str, ...]] = {
+    block: tuple(
+        tag
+        for member in typing.get_args(_strip(spec))
+        for tag in typing.get_args(member.model_fields["kind"].annotation)
+    )
+    for block, spec in (("datasets", DatasetSpec), ("models", ModelSpec))
+}
 
 #: Execution settings that used to sit in a science block: ``old key -> execution key``.
 MOVED_TO_EXECUTION = {
@@ -343,24 +413,41 @@ def _moved_key(loc: Sequence[str]) -> str | None:
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: {exc.error_count()} invalid setting(s)"]
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        key = ".".join(loc) or "(top level)"
-        if err["type"] == "extra_forbidden" and (moved := _moved_key(loc)):
+        key, _ = _walk(err["loc"])
+        key = key or "(top level)"
+        shown = key.split(".")
+        if err["type"] == "extra_forbidden" and (moved := _moved_key(shown)):
             lines.append(
                 f"  '{key}' is an execution setting (it never changes a number): "
                 f"set 'execution.{moved}' instead"
             )
         elif err["type"] == "extra_forbidden":
-            owner = _model_at(err["loc"][:-1]) if len(err["loc"]) > 1 else Params
-            allowed = ", ".join(_allowed_keys(owner)) or "?"
+            owner = _owner_of_children(err["loc"][:-1])
+            allowed = ", ".join(sorted(owner.model_fields)) if owner else "?"
             lines.append(f"  unknown key '{key}' (allowed here: {allowed})")
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            kinds = ", ".join(_KINDS.get(str(err["loc"][0]), ())) or "?"
+            got = err.get("ctx", {}).get("tag")
+            lines.append(
+                f"  '{key}.kind' must be one of {kinds}, got {got!r}"
+                if got is not None
+                else f"  missing key '{key}.kind' (one of {kinds})"
+            )
         elif err["type"] == "missing":
             lines.append(f"  missing key '{key}'")
         elif isinstance(cause := err.get("ctx", {}).get("error"), ConstraintError):
             lines.append(f"  '{key}' {cause}")  # '<key>' must be ..., got ...
+        elif isinstance(cause, ValueError):  # our validators' messages name the value
+            lines.append(f"  {cause}" if key == "(top level)" else f"  '{key}': {cause}")
         else:
-            lines.append(f"  '{key}': {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"  '{key}': {err['msg']} (got {_short(err.get('input'))})")
     return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr`` of an offending value, cut to ``limit`` characters (never a whole block)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_params(data: Mapping[str, Any], source: str = "params") -> Params:

@@ -103,7 +103,6 @@ def test_rank_order_recovers_separated_blobs():
         (np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), {}, "NaN"),
         (np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), {}, "NaN or infinite"),
         (np.zeros(4), {}, "2-D array"),
-        (np.zeros((1, 3)), {}, "at least 2"),
         (np.zeros((5, 2)), {"k": 1}, "k must"),
         (np.zeros((5, 2)), {"k": 2.5}, "k must"),
         (np.zeros((5, 2)), {"threshold": 0.0}, "threshold"),
@@ -112,3 +111,16 @@ def test_rank_order_recovers_separated_blobs():
 def test_rank_order_rejects_bad_input(X, kwargs, match):
     with pytest.raises(ValueError, match=match):
         ApproximateRankOrder(**kwargs).fit(X)
+
+
+def test_rank_order_one_point_is_one_cluster_and_k_is_clamped():
+    assert ApproximateRankOrder(k=5).fit_predict(np.zeros((1, 3))).tolist() == [0]
+    two = np.array([[0.0, 0.0], [0.0, 0.0]])  # k = 5 >= n = 2: the one other point
+    assert ApproximateRankOrder(k=5).fit_predict(two).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("scale", [2.0**66, 2.0**-66, 2.0**-700, 2.0**500])
+def test_rank_order_lists_do_not_depend_on_the_scale(scale):
+    """Power-of-two scales are exact: same lists, even where float32 squares overflow."""
+    X = np.random.default_rng(11).standard_normal((40, 6))
+    np.testing.assert_array_equal(top_k_lists(X * scale, 7), top_k_lists(X, 7))

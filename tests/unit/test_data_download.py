@@ -1,13 +1,13 @@
-"""Downloads (local HTTP server on 127.0.0.1, no internet), safe extraction, mirror lookup."""
+"""Downloads (local HTTP server on 127.0.0.1, no internet) and mirror lookup.
+
+Safe extraction (archive attacks) is in tests/reliability/test_archives.py.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
-import tarfile
 import threading
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,11 +17,9 @@ import pytest
 
 from facecluster.data.download import (
     DownloadError,
-    UnsafeArchiveError,
     download,
     find_in_mirror,
     git_blob_sha1,
-    safe_extract,
 )
 from facecluster.integrity import ChecksumError
 
@@ -125,6 +123,7 @@ def test_download_verifies_and_renames(server: Server, tmp_path: Path) -> None:
     assert server.requests[0]["Accept-Encoding"] == "identity"
 
 
+@pytest.mark.reliability
 def test_checksum_failure_leaves_nothing(server: Server, tmp_path: Path) -> None:
     server.files["/f.bin"] = PAYLOAD
     dest = tmp_path / "f.bin"
@@ -134,6 +133,7 @@ def test_checksum_failure_leaves_nothing(server: Server, tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.reliability
 def test_http_error_leaves_no_dest(server: Server, tmp_path: Path) -> None:
     dest = tmp_path / "missing.bin"
     with pytest.raises(DownloadError, match="HTTP 404"):
@@ -141,6 +141,7 @@ def test_http_error_leaves_no_dest(server: Server, tmp_path: Path) -> None:
     assert not dest.exists()
 
 
+@pytest.mark.reliability
 def test_resume_with_range(server: Server, tmp_path: Path) -> None:
     server.files["/f.bin"] = PAYLOAD
     dest = tmp_path / "f.bin"
@@ -150,6 +151,7 @@ def test_resume_with_range(server: Server, tmp_path: Path) -> None:
     assert server.requests[-1]["Range"] == "bytes=10000-"
 
 
+@pytest.mark.reliability
 def test_restart_when_server_ignores_range(server: Server, tmp_path: Path) -> None:
     server.files["/f.bin"] = PAYLOAD
     server.ranges = False
@@ -159,6 +161,7 @@ def test_restart_when_server_ignores_range(server: Server, tmp_path: Path) -> No
     assert dest.read_bytes() == PAYLOAD
 
 
+@pytest.mark.reliability
 def test_complete_part_file_answered_416(server: Server, tmp_path: Path) -> None:
     server.files["/f.bin"] = PAYLOAD
     (tmp_path / "f.bin.part").write_bytes(PAYLOAD)
@@ -167,6 +170,7 @@ def test_complete_part_file_answered_416(server: Server, tmp_path: Path) -> None
     assert len(server.requests) == 1
 
 
+@pytest.mark.reliability
 def test_interrupted_download_keeps_part_then_resumes(server: Server, tmp_path: Path) -> None:
     server.files["/f.bin"] = PAYLOAD
     server.cut_after = 5_000
@@ -182,6 +186,7 @@ def test_interrupted_download_keeps_part_then_resumes(server: Server, tmp_path: 
     assert server.requests[-1]["Range"] == "bytes=5000-"
 
 
+@pytest.mark.reliability
 def test_no_resume_removes_part_on_failure(server: Server, tmp_path: Path) -> None:
     server.files["/f.bin"] = PAYLOAD
     server.cut_after = 100
@@ -190,6 +195,7 @@ def test_no_resume_removes_part_on_failure(server: Server, tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.reliability
 def test_existing_dest_is_checked_not_refetched(server: Server, tmp_path: Path) -> None:
     server.files["/f.bin"] = PAYLOAD
     dest = tmp_path / "f.bin"
@@ -209,6 +215,7 @@ def test_git_blob_sha1_matches_git(tmp_path: Path) -> None:
     assert git_blob_sha1(f) == "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-object
 
 
+@pytest.mark.reliability
 def test_download_verifies_git_blob_id(server: Server, tmp_path: Path) -> None:
     server.files["/hello"] = b"hello\n"
     download(
@@ -219,127 +226,6 @@ def test_download_verifies_git_blob_id(server: Server, tmp_path: Path) -> None:
     with pytest.raises(ChecksumError, match="git-blob-sha1"):
         download(server.base + "/hello", tmp_path / "bad", git_sha1="1" * 40)
     assert not (tmp_path / "bad").exists()
-
-
-# --------------------------------------------------------------------------------------------
-# safe extraction
-# --------------------------------------------------------------------------------------------
-def _tar(path: Path, members: list[tarfile.TarInfo | tuple[str, bytes]]) -> Path:
-    with tarfile.open(path, "w:gz") as tf:
-        for m in members:
-            if isinstance(m, tarfile.TarInfo):
-                tf.addfile(m)
-            else:
-                name, data = m
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tf.addfile(info, io.BytesIO(data))
-    return path
-
-
-def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.linkname = target
-    return info
-
-
-def _special(name: str, kind: bytes) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    return info
-
-
-def test_safe_extract_tar(tmp_path: Path) -> None:
-    archive = _tar(
-        tmp_path / "good.tgz",
-        [
-            ("top/A/A_0001.jpg", b"a"),
-            ("top/B/B_0001.jpg", b"bb"),
-            _link("top/alias", "A/A_0001.jpg"),
-        ],
-    )
-    target = tmp_path / "out" / "x"
-    assert safe_extract(archive, target) == target
-    assert (target / "top/B/B_0001.jpg").read_bytes() == b"bb"
-    assert (target / "top/alias").is_symlink() and (target / "top/alias").read_bytes() == b"a"
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["x"]  # no temp folder left
-    # an existing target is complete (atomic rename): returned as is
-    (target / "marker").write_text("kept")
-    safe_extract(archive, target)
-    assert (target / "marker").read_text() == "kept"
-
-
-@pytest.mark.parametrize(
-    ("members", "message"),
-    [
-        ([("ok.txt", b"1"), ("../evil.txt", b"x")], "'..'"),
-        ([("/tmp/evil_abs.txt", b"x")], "absolute"),
-        ([("a/../../evil.txt", b"x")], "'..'"),
-        ([_link("link", "/etc")], "absolute"),
-        ([_link("d/link", "../../outside")], "outside"),
-        ([_link("link", "."), ("link/x.txt", b"x")], "through the link"),
-        ([_link("x/y/s", "../.."), _link("l2", "x/y/s/..")], "through the link"),
-        ([_link("hard", "../outside", tarfile.LNKTYPE)], "outside"),
-        ([_special("dev/null", tarfile.CHRTYPE)], "device file"),
-        ([_special("fifo", tarfile.FIFOTYPE)], "special file"),
-    ],
-)
-def test_safe_extract_refuses_malicious_tar(tmp_path: Path, members: list, message: str) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
-    archive = _tar(tmp_path / "bad.tgz", [("first.txt", b"written first?"), *members])
-    target = work / "target"
-    with pytest.raises(UnsafeArchiveError, match=message):
-        safe_extract(archive, target)
-    assert list(work.iterdir()) == []  # nothing written, not even a temp folder
-    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "outside").exists()
-
-
-def _zip(path: Path, entries: list[tuple[str | zipfile.ZipInfo, bytes]]) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in entries:
-            zf.writestr(name, data)
-    return path
-
-
-def test_safe_extract_zip(tmp_path: Path) -> None:
-    archive = _zip(tmp_path / "good.zip", [("p/q.txt", b"q"), ("r.txt", b"r")])
-    target = safe_extract(archive, tmp_path / "out")
-    assert (target / "p/q.txt").read_bytes() == b"q" and (target / "r.txt").read_bytes() == b"r"
-
-
-def _zip_symlink(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name)
-    info.external_attr = 0o120777 << 16
-    return info
-
-
-@pytest.mark.parametrize(
-    ("entries", "message"),
-    [
-        ([("../evil.txt", b"x")], "'..'"),
-        ([("/evil.txt", b"x")], "absolute"),
-        ([("C:/evil.txt", b"x")], "absolute"),
-        ([("a\\..\\..\\evil.txt", b"x")], "'..'"),
-        ([(_zip_symlink("link"), b"/etc/passwd")], "symbolic link"),
-    ],
-)
-def test_safe_extract_refuses_malicious_zip(tmp_path: Path, entries: list, message: str) -> None:
-    archive = _zip(tmp_path / "bad.zip", [("fine.txt", b"1"), *entries])
-    work = tmp_path / "work"
-    work.mkdir()
-    with pytest.raises(UnsafeArchiveError, match=message):
-        safe_extract(archive, work / "t")
-    assert list(work.iterdir()) == []
-
-
-def test_safe_extract_refuses_non_archives(tmp_path: Path) -> None:
-    f = tmp_path / "notes.tgz"
-    f.write_text("plain text")
-    with pytest.raises(UnsafeArchiveError, match="neither a tar nor a zip"):
-        safe_extract(f, tmp_path / "t")
-    assert not (tmp_path / "t").exists()
 
 
 # --------------------------------------------------------------------------------------------

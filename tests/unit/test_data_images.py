@@ -62,6 +62,7 @@ def test_sniff_webp_when_pillow_supports_it(tmp_path: Path) -> None:
     assert sniff_image(_save(_rgb(), tmp_path / "x", "WEBP")) == "WEBP"
 
 
+@pytest.mark.reliability
 def test_probe_reasons_for_unusable_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
@@ -115,6 +116,7 @@ def _truncated_jpeg(tmp_path: Path) -> Path:
     return cut
 
 
+@pytest.mark.reliability
 def test_truncated_jpeg_passes_header_probe_but_not_decode(tmp_path: Path) -> None:
     cut = _truncated_jpeg(tmp_path)
     assert probe_image(cut).ok  # header only
@@ -127,6 +129,7 @@ def test_truncated_jpeg_passes_header_probe_but_not_decode(tmp_path: Path) -> No
     assert err.value.path == cut
 
 
+@pytest.mark.reliability
 def test_load_rejects_empty_and_non_images(tmp_path: Path) -> None:
     empty = tmp_path / "e"
     empty.write_bytes(b"")
@@ -186,6 +189,7 @@ def test_load_gif_uses_first_frame(tmp_path: Path) -> None:
     assert arr[..., 0].mean() > 200 and arr[..., 1].mean() < 50
 
 
+@pytest.mark.reliability
 def test_load_never_modifies_the_file(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x0112] = 3

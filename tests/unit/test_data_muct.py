@@ -80,8 +80,8 @@ def test_list_muct_recursive_with_skips(tmp_path: Path) -> None:
     ]
     reasons = {s.relpath: s.reason for s in skipped}
     assert reasons["b/i000qa-fn.jpg"] == "duplicate of a/i000qa-fn.jpg"
-    assert reasons["a/photo.jpg"].startswith("not a MUCT name")
-    assert reasons["README.txt"].startswith("not a MUCT name")
+    assert reasons["a/photo.jpg"].startswith("ignored: not a MUCT name")
+    assert reasons["README.txt"].startswith("ignored: not a MUCT name")
     assert len(skipped) == 3
 
 
@@ -144,6 +144,7 @@ def test_resolve_mirror_archives(
     assert resolve_muct(raw) == (raw / "jpg", "raw")
 
 
+@pytest.mark.reliability
 def test_resolve_rejects_corrupt_archives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_archives: Path
 ) -> None:

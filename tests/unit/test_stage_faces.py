@@ -46,6 +46,7 @@ def bad_folder(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.reliability
 def test_bad_input_is_recorded_never_crashes(project_root, bad_folder, tmp_path):
     before = {p: p.read_bytes() for p in bad_folder.rglob("*") if p.is_file()}
     paths = ProjectPaths(tmp_path / "proj")

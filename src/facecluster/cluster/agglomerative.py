@@ -30,6 +30,7 @@ from facecluster.cluster._validation import (
     POSITIVE_INT,
     check_n_clusters,
     check_X,
+    unit_scaled,
     validate_params,
 )
 
@@ -44,7 +45,10 @@ def ward_linkage(X: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), n_samples >= 2
-        Finite data (euclidean geometry).
+        Finite data (euclidean geometry).  Data of extreme scale (``max |x|`` outside
+        ``[2^-256, 2^256]``) is linked after an exact power-of-two rescaling (the tree does
+        not depend on the scale; squared distances at ``1e-200`` would underflow to 0) and
+        the heights are scaled back.
 
     Returns
     -------
@@ -52,7 +56,7 @@ def ward_linkage(X: np.ndarray) -> np.ndarray:
         ``scipy.cluster.hierarchy.linkage`` output: merged ids, merge height, new size;
         rows sorted by height.
     """
-    x = np.asarray(X, dtype=np.float64)
+    x, scale = unit_scaled(np.asarray(X, dtype=np.float64))
     x = x - x.mean(axis=0)
     sq = np.einsum("ij,ij->i", x, x)
     dist = x @ x.T
@@ -64,7 +68,10 @@ def ward_linkage(X: np.ndarray) -> np.ndarray:
     condensed = squareform(dist, checks=False)
     del dist
     np.sqrt(condensed, out=condensed)
-    return linkage(condensed, method="ward")
+    Z = linkage(condensed, method="ward")
+    if scale != 1.0:
+        Z[:, 2] *= scale
+    return Z
 
 
 def cut_linkage(Z: np.ndarray, n_clusters: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from facecluster.cluster._validation import (
     INT_AT_LEAST_2,
@@ -28,6 +28,7 @@ from facecluster.cluster._validation import (
     POSITIVE_REAL,
     Constraint,
     pydantic_check,
+    pydantic_no_bool,
 )
 
 __all__ = [
@@ -47,10 +48,22 @@ __all__ = [
 GridPoint = dict[str, Any]
 
 
-# pydantic's type check, then the constraint shared with the estimators
-PositiveInt = Annotated[int, AfterValidator(pydantic_check(POSITIVE_INT))]
-IntAtLeast2 = Annotated[int, AfterValidator(pydantic_check(INT_AT_LEAST_2))]
-PositiveFloat = Annotated[float, AfterValidator(pydantic_check(POSITIVE_REAL))]
+def _number(type_: type, constraint: Constraint) -> Any:
+    """``type_`` checked against ``constraint``; booleans and inf / NaN refused up front.
+
+    (pydantic alone reads ``true`` as 1 and would pass ``threshold: true`` as 1.0.)
+    """
+    return Annotated[
+        type_,
+        BeforeValidator(pydantic_no_bool(constraint)),
+        AfterValidator(pydantic_check(constraint)),
+    ]
+
+
+# refuse booleans / non-finite, pydantic's type check, then the rule shared with the estimators
+PositiveInt = _number(int, POSITIVE_INT)
+IntAtLeast2 = _number(int, INT_AT_LEAST_2)
+PositiveFloat = _number(float, POSITIVE_REAL)
 
 
 def _axis(default: Sequence[Any], description: str) -> Any:

@@ -50,6 +50,7 @@ from facecluster.cluster._validation import (
     RANDOM_STATE,
     check_n_clusters,
     check_X,
+    unit_scaled,
     validate_params,
 )
 
@@ -398,7 +399,11 @@ class FastKMeans(ClusterMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Finite data; float32 stays float32, anything else is computed in float64.
+            Finite data; float32 stays float32, anything else is computed in float64 (see
+            :func:`~facecluster.cluster._validation.check_X`).  Data of extreme scale
+            (``max |x|`` outside ``[2^-256, 2^256]``, where squared distances underflow) is
+            clustered after an exact power-of-two rescaling; centres and inertia are
+            scaled back.
         y : ignored
 
         Returns
@@ -406,7 +411,7 @@ class FastKMeans(ClusterMixin, BaseEstimator):
         self
         """
         params = validate_params(self)
-        X = check_X(X, owner="FastKMeans")
+        X, scale = unit_scaled(check_X(X, owner="FastKMeans"))
         n_samples = X.shape[0]
         n_clusters = check_n_clusters("FastKMeans", params["n_clusters"], n_samples)
         n_init, max_iter, tol = params["n_init"], params["max_iter"], params["tol"]
@@ -445,7 +450,7 @@ class FastKMeans(ClusterMixin, BaseEstimator):
                 n_clusters,
             )
         self.labels_ = labels
-        self.cluster_centers_ = centers + X_mean
-        self.inertia_ = inertia
+        self.cluster_centers_ = (centers + X_mean) * X.dtype.type(scale)
+        self.inertia_ = inertia * scale * scale
         self.n_iter_ = n_iter
         return self

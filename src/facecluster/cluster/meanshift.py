@@ -48,7 +48,8 @@ one float64 Gram matrix ``X Xᵀ`` and are filtered for each smaller bandwidth; 
 distances are reused for the centres that are data points (singleton neighbourhoods).
 
 Input is converted to float64 unless it is float32 (kept, as scikit-learn keeps it; the
-means are then float32 sums, the distances float64, exactly as there).  Distances are
+means are then float32 sums, the distances float64, exactly as there), except float32 data
+of extreme magnitude, which ``check_X`` converts (float32 sums of it would overflow).  Distances are
 euclidean.  The mean kernel runs on numba's thread pool (``NUMBA_NUM_THREADS`` or
 ``numba.set_num_threads`` limit it), the GEMMs on BLAS threads.
 """
@@ -66,6 +67,7 @@ from sklearn.neighbors import NearestNeighbors
 from facecluster.cluster._validation import (
     NON_NEGATIVE_INT,
     POSITIVE_REAL,
+    ConstraintError,
     check_param,
     check_X,
     validate_params,
@@ -350,8 +352,14 @@ def _assign_labels(prep: _Prepared, cluster_centers, candidate, sep2: float) -> 
     return labels
 
 
-def _fit(prep: _Prepared, bandwidth: float, max_iter: int):
-    """``(labels, cluster_centers, n_iter)`` exactly as scikit-learn's ``MeanShift.fit``."""
+def _fit(prep: _Prepared, bandwidth: float, max_iter: int, owner: str = "FastMeanShift"):
+    """``(labels, cluster_centers, n_iter)`` exactly as scikit-learn's ``MeanShift.fit``.
+
+    Where scikit-learn raises its ``ValueError`` "No point was within bandwidth of any
+    seed" (every point is a seed, so this happens only when rounding puts a point farther
+    than ``bandwidth`` from itself: coordinates of ~1e20 against a bandwidth of ~1), a
+    :class:`ConstraintError` saying so is raised instead: a user error, one line.
+    """
     prep.ensure_first(bandwidth)
     radius = _Radius(prep.X, bandwidth, data_sq_norms=prep.xn)
     if not radius.tree:
@@ -359,9 +367,12 @@ def _fit(prep: _Prepared, bandwidth: float, max_iter: int):
     climb = _climb(prep, radius, bandwidth, max_iter)
     centres, single, seed_centre = _sort_centres(climb)
     if not len(centres):
-        raise ValueError(
-            f"No point was within bandwidth={bandwidth:f} of any seed. Try a different "
-            "seeding strategy or increase the bandwidth."
+        raise ConstraintError(
+            owner,
+            "bandwidth",
+            "larger than the rounding error of the data's distances (no point was within "
+            f"bandwidth={bandwidth:f} of any seed: increase the bandwidth or rescale X)",
+            bandwidth,
         )
     unique, absorbed_by = _remove_near_duplicates(prep, centres, single, bandwidth)
     # kept centres are pairwise at d² >= bandwidth² - (twice scikit-learn's rounding bound)
@@ -474,4 +485,4 @@ def mean_shift_grid(X, bandwidths: Sequence[float], *, max_iter: int = 300) -> l
         return []
     prep = _Prepared(X)
     prep.ensure_first(max(bws))
-    return [_fit(prep, b, max_iter)[0] for b in bws]
+    return [_fit(prep, b, max_iter, owner)[0] for b in bws]

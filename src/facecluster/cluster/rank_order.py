@@ -36,7 +36,15 @@ Choices the paper leaves open, as implemented here
     *Threshold.*  Strictly below (``D_m < threshold``), the paper's "below".  ``D_m`` is a
     ratio of small integers computed in float64, so equality is possible and stays
     unlinked.  The default 1.6 is the project's; the paper tunes the threshold.
-    *k.*  ``k >= 2``; a ``k`` of ``n_samples`` or more uses all ``n_samples - 1`` others.
+    *k.*  ``k >= 2``; a ``k`` of ``n_samples`` or more uses all ``n_samples - 1`` others
+    (clamped, not refused: a subset smaller than the grid's largest ``k`` is valid).  One
+    point (``n_samples == 1``) is one cluster, without a search.
+    *Scale.*  Before the float32 search, ``X`` is multiplied by the power of two that puts
+    ``max |x|`` in [0.5, 1): the neighbour lists are the same (the scaling is exact and
+    commutes with rounding), but data at ``1e20`` (whose float32 squared distances would
+    overflow to infinity) or ``1e-20`` (whose squares would underflow) is ranked correctly.
+    A search result with a missing (``-1``) slot or a non-finite distance is refused with a
+    :class:`~facecluster.cluster._validation.ConstraintError`; it never reaches the kernel.
     *Numbering.*  Clusters are numbered by their lowest point index.
 
 :func:`rank_order_distances_slow` is a direct pure-Python transcription of the formula on
@@ -57,8 +65,11 @@ from facecluster.cluster._common import component_labels, uf_union_low
 from facecluster.cluster._validation import (
     INT_AT_LEAST_2,
     POSITIVE_REAL,
+    ConstraintError,
+    check_neighbours,
     check_param,
     check_X,
+    unit_scaled,
     validate_params,
 )
 
@@ -79,28 +90,40 @@ def top_k_lists(X, k: int) -> np.ndarray:
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Points; searched exactly with ``faiss.IndexFlatL2`` in float32.
+        Points; searched exactly with ``faiss.IndexFlatL2`` in float32, after scaling by a
+        power of two (see the module docstring).
     k : int
         Neighbours per list besides the point itself (clamped to ``n_samples - 1``).
 
     Returns
     -------
     ndarray of shape (n_samples, k + 1), int64
+
+    Raises
+    ------
+    ConstraintError
+        If faiss leaves a slot empty (``-1``) or reports a non-finite distance.
     """
-    X = check_X(X, owner="top_k_lists", min_samples=2)
+    owner = "top_k_lists"
+    X = check_X(X, owner=owner, min_samples=2)
     k_rule = ApproximateRankOrder._parameter_constraints["k"]
-    k = min(check_param("top_k_lists", "k", k, k_rule), len(X) - 1)
-    x32 = np.ascontiguousarray(X, dtype=np.float32)
+    k = min(check_param(owner, "k", k, k_rule), len(X) - 1)
+    x32 = np.ascontiguousarray(unit_scaled(X, always=True)[0], dtype=np.float32)
     index = faiss.IndexFlatL2(x32.shape[1])
     index.add(x32)
-    _, found = index.search(x32, k + 1)
-    return _put_self_first(found.astype(np.int64, copy=False), k)
+    dist, found = index.search(x32, k + 1)
+    check_neighbours(owner, dist, found, "faiss search (float32 squared distances)")
+    lists = _put_self_first(found.astype(np.int64, copy=False), k)
+    if (lists < 0).any():  # cannot happen after check_neighbours; never feed -1 to a kernel
+        raise ConstraintError(owner, "X", "data with k distinct neighbours per point", k)
+    return lists
 
 
 @njit(cache=True, nogil=True)
 def _put_self_first(found, k):  # pragma: no cover - compiled
+    """Each row: the point, then its first ``k`` other results (``-1`` where none)."""
     n = found.shape[0]
-    lists = np.empty((n, k + 1), dtype=np.int64)
+    lists = np.full((n, k + 1), -1, dtype=np.int64)
     for a in range(n):
         lists[a, 0] = a
         c = 1
@@ -244,9 +267,11 @@ def rank_order_grid(
         check_param(owner, f"thresholds[{i}]", t, rules["threshold"])
         for i, t in enumerate(thresholds)
     ]
-    X = check_X(X, owner=owner, min_samples=2)
+    X = check_X(X, owner=owner)
     if not ks or not thresholds:
         return {}
+    if len(X) == 1:  # one point, one cluster (no pair to rank)
+        return {(k, t): np.zeros(1, dtype=np.intp) for k in ks for t in thresholds}
     if max(ks) >= len(X):
         logger.info("rank-order: k >= n_samples (%d); lists hold all other points", len(X))
     lists = top_k_lists(X, max(ks))
@@ -288,7 +313,7 @@ class ApproximateRankOrder(ClusterMixin, BaseEstimator):
         """Cluster ``X`` (array of shape ``(n_samples, n_features)``)."""
         params = validate_params(self)
         k, threshold = params["k"], params["threshold"]
-        X = check_X(X, owner="ApproximateRankOrder", min_samples=2)
+        X = check_X(X, owner="ApproximateRankOrder")
         self.labels_ = rank_order_grid(X, [k], [threshold])[(k, threshold)]
         self.n_features_in_ = X.shape[1]
         return self

@@ -5,6 +5,11 @@
   interrupted download keeps its ``.part`` and the next call resumes it with an HTTP ``Range``
   request when the server honours it (``206``); a server that answers ``200`` is downloaded
   again from the start.  A file that fails its checksum is deleted (``.part`` included).
+* :func:`download_any` fetches one :class:`RemoteFile` from the first of its URLs that works:
+  every URL is checked against the same digests, so a dead site, an error page or a bad copy
+  moves on to the next mirror.  When all fail it raises :class:`SourcesExhaustedError`, one
+  line naming the dataset, each URL with its short reason and ``$FACECLUSTER_MIRROR`` (an
+  offline run must say what to do, not print a network traceback).
 * :func:`safe_extract` checks *every* member of a tar or zip archive before writing anything and
   refuses the whole archive (:class:`UnsafeArchiveError`) if one would land outside the target:
   absolute names, ``..`` components, links pointing outside or through other links, device
@@ -13,7 +18,7 @@
 * :func:`find_in_mirror` looks for an archive or extracted folder under
   ``$FACECLUSTER_MIRROR`` (:func:`facecluster.paths.mirror_root`) before anything is downloaded.
 
-Size (~520 lines): the archive-safety checks (links through links, both tar and zip) are most
+Size (~730 lines): the archive-safety checks (links through links, both tar and zip) are most
 of it and belong with the extraction they guard.
 """
 
@@ -30,10 +35,13 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from tqdm.auto import tqdm
+from urllib3.exceptions import ReadTimeoutError
 
 from facecluster.errors import UserError
 from facecluster.integrity import CHUNK, ChecksumError, file_hash
@@ -42,11 +50,16 @@ from facecluster.paths import MIRROR_ENV, mirror_root
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "DigestMismatchError",
     "DownloadError",
+    "RemoteFile",
+    "SourcesExhaustedError",
     "UnsafeArchiveError",
     "download",
+    "download_any",
     "find_in_mirror",
     "git_blob_sha1",
+    "mirror_advice",
     "safe_extract",
     "verify_checksums",
 ]
@@ -58,11 +71,84 @@ _FILTER_ERROR: type[BaseException] | tuple[()] = getattr(tarfile, "FilterError",
 
 
 class DownloadError(UserError, OSError):
-    """A download failed (network, HTTP status, short read); the URL is in the message."""
+    """A download failed (network, HTTP status, short read); the URL is in the message.
+
+    ``reason`` is the short cause without the URL (``"HTTP 404 Not Found"``, ``"cannot resolve
+    host example.org (offline?)"``): what :class:`SourcesExhaustedError` lists per mirror.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return DownloadError, (str(self), self.reason)
+
+
+class DigestMismatchError(ChecksumError):
+    """A file's digest is not the expected one; keeps the digests for a one-line summary."""
+
+    def __init__(self, path: str | Path, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(f"{algorithm} mismatch for {path}: expected {expected}, got {actual}")
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+
+
+class SourcesExhaustedError(DownloadError):
+    """Every URL of a dataset file failed and there is no offline copy.
+
+    One line, because an offline run must tell the user what to do rather than end in a network
+    traceback: the dataset, each URL tried with its short reason, and the
+    ``$FACECLUSTER_MIRROR`` setting that makes the download unnecessary.
+    """
+
+    def __init__(
+        self, dataset: str, filename: str, failures: list[tuple[str, str]], mirror_hint: str
+    ) -> None:
+        self.dataset = dataset
+        self.file = filename  # not `filename`: OSError prints that attribute
+        self.failures = list(failures)
+        self.mirror_hint = mirror_hint
+        if failures:
+            tried = "; ".join(f"{url} ({why})" for url, why in failures)
+            head = f"{dataset}: cannot download {filename} from any of its sources: {tried}"
+        else:
+            head = f"{dataset}: no download source is known for {filename}"
+        super().__init__(f"{head}. {mirror_advice(mirror_hint)}", reason="every source failed")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return SourcesExhaustedError, (
+            self.dataset,
+            self.file,
+            self.failures,
+            self.mirror_hint,
+        )
 
 
 class UnsafeArchiveError(UserError, ValueError):
     """An archive member would escape the target folder; nothing was extracted."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One dataset file and the URLs known to serve it, tried in order.
+
+    The digests are the *file's*, not a site's: every URL must serve the same bytes, so a
+    mirror that serves anything else (an error page with status 200, an older release) fails
+    its check and the next URL is tried.  Give at least one digest for anything downloaded.
+    """
+
+    filename: str
+    urls: tuple[str, ...]
+    md5: str | None = None
+    sha256: str | None = None
+    git_sha1: str | None = None
+
+    @property
+    def checks(self) -> dict[str, str | None]:
+        """The digests as keyword arguments of :func:`download` / :func:`verify_checksums`."""
+        return {"md5": self.md5, "sha256": self.sha256, "git_sha1": self.git_sha1}
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,9 +184,7 @@ def verify_checksums(
         else:
             actual = file_hash(path, algorithm)
         if actual.lower() != digest.lower():
-            raise ChecksumError(
-                f"{algorithm} mismatch for {path}: expected {digest.lower()}, got {actual}"
-            )
+            raise DigestMismatchError(path, algorithm, digest.lower(), actual)
 
 
 # --------------------------------------------------------------------------------------------
@@ -125,6 +209,42 @@ def _content_range(value: str | None) -> tuple[int | None, int | None]:
     return first, total
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it wraps (``args``, urllib3's ``reason``, causes)."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        e = todo.pop(0)
+        if any(e is f for f in found):
+            continue
+        found.append(e)
+        nested = (getattr(e, "reason", None), e.__cause__, e.__context__, *e.args)
+        todo.extend(n for n in nested if isinstance(n, BaseException))
+    return found
+
+
+def _network_reason(exc: BaseException, url: str) -> str:
+    """A short cause of a failed request, without the URL or urllib3's nested reprs."""
+    chain = _chain(exc)
+    names = {cls.__name__ for e in chain for cls in type(e).__mro__}
+    host = urlsplit(url).hostname or url
+    # most specific first: urllib3's connection errors all derive from its ConnectTimeoutError
+    if "NameResolutionError" in names or "gaierror" in names:
+        return f"cannot resolve host {host} (offline?)"
+    if "ConnectionRefusedError" in names:
+        return f"connection refused by {host}"
+    if "IncompleteRead" in names:
+        return f"{host} closed the connection before the end"
+    if any(isinstance(e, (requests.Timeout, ReadTimeoutError, TimeoutError)) for e in chain):
+        return f"timed out waiting for {host}"
+    if "SSLError" in names:
+        return f"TLS error with {host}"
+    if "InvalidSchema" in names or "MissingSchema" in names or "InvalidURL" in names:
+        return "not a downloadable http(s) URL"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
+
+
 def _fetch(url: str, part: Path, *, resume: bool, timeout: float, chunk_size: int) -> None:
     """Stream ``url`` into ``part``, resuming from its current size when allowed."""
     offset = part.stat().st_size if (resume and part.is_file()) else 0
@@ -135,7 +255,9 @@ def _fetch(url: str, part: Path, *, resume: bool, timeout: float, chunk_size: in
         try:
             resp = requests.get(url, headers=headers, stream=True, timeout=timeout)
         except requests.RequestException as exc:
-            raise DownloadError(f"cannot download {url}: {exc}") from exc
+            raise DownloadError(
+                f"cannot download {url}: {exc}", _network_reason(exc, url)
+            ) from exc
         with resp:
             if offset and resp.status_code == 416:
                 _, total = _content_range(resp.headers.get("Content-Range"))
@@ -146,9 +268,8 @@ def _fetch(url: str, part: Path, *, resume: bool, timeout: float, chunk_size: in
                 offset = 0
                 continue
             if resp.status_code >= 400:
-                raise DownloadError(
-                    f"cannot download {url}: HTTP {resp.status_code} {resp.reason}"
-                )
+                status = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+                raise DownloadError(f"cannot download {url}: {status}", status)
             mode = "wb"
             if offset and resp.status_code == 206:
                 first, _ = _content_range(resp.headers.get("Content-Range"))
@@ -182,12 +303,17 @@ def _fetch(url: str, part: Path, *, resume: bool, timeout: float, chunk_size: in
                         fh.write(chunk)
                         bar.update(len(chunk))
             except Exception as exc:
-                raise DownloadError(f"download of {url} interrupted: {exc}") from exc
+                raise DownloadError(
+                    f"download of {url} interrupted: {exc}",
+                    f"interrupted: {_network_reason(exc, url)}",
+                ) from exc
             size = part.stat().st_size
             if total is not None and size != total:
-                raise DownloadError(f"download of {url} incomplete: {size} of {total} bytes")
+                why = f"incomplete: {size} of {total} bytes"
+                raise DownloadError(f"download of {url} {why}", why)
             return
-    raise DownloadError(f"cannot download {url}: the server did not honour a restart")
+    why = "the server did not honour a restart"
+    raise DownloadError(f"cannot download {url}: {why}", why)
 
 
 def download(
@@ -272,6 +398,73 @@ def download(
         ", checksum verified" if has_checks else "",
     )
     return dest
+
+
+def _mismatch_reason(exc: ChecksumError) -> str:
+    if isinstance(exc, DigestMismatchError):
+        return f"{exc.algorithm} mismatch: got {exc.actual[:12]}…, expected {exc.expected[:12]}…"
+    return "checksum mismatch"
+
+
+def download_any(
+    dataset: str,
+    remote: RemoteFile,
+    dest: str | Path,
+    *,
+    mirror_hint: str,
+    resume: bool = True,
+    timeout: float = 60.0,
+) -> Path:
+    """Download ``remote`` to ``dest`` from the first of its URLs that serves the right bytes.
+
+    Each URL goes through :func:`download` with the file's digests, so ``dest`` only ever
+    appears complete and verified.  A network failure, an HTTP error or a checksum mismatch
+    moves on to the next URL.  A ``.part`` left by an earlier attempt is resumed (the bytes are
+    the same file whichever mirror wrote them); if the resumed file fails its checksum it was
+    deleted and the same URL is tried once more from the start.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name for the log and the error (``"lfw-deepfunneled"``).
+    remote : RemoteFile
+        The file, its URLs (most trusted first) and its digests.
+    dest : str or Path
+        Final file; an existing ``dest`` that matches the digests is returned at once.
+    mirror_hint : str
+        What an offline mirror would hold instead (``"lfw/lfw-deepfunneled/"``), for the error.
+    resume, timeout
+        As for :func:`download`.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    SourcesExhaustedError
+        Every URL failed: one line with each URL's reason and the ``$FACECLUSTER_MIRROR`` hint.
+    """
+    dest = Path(dest)
+    failures: list[tuple[str, str]] = []
+    for url in remote.urls:
+        reason = "no attempt"
+        for again in (False, True):
+            had_part = resume and _part_path(dest).is_file()
+            try:
+                return download(url, dest, **remote.checks, resume=resume, timeout=timeout)
+            except ChecksumError as exc:  # the bad file is already deleted, .part included
+                reason = _mismatch_reason(exc)
+                if again or not had_part:
+                    break
+                logger.warning("%s: %s after resuming; downloading it whole", url, reason)
+            except DownloadError as exc:
+                reason = exc.reason
+                break
+        failures.append((url, reason))
+        logger.warning("%s: %s failed (%s)", dataset, url, reason)
+    raise SourcesExhaustedError(dataset, remote.filename, failures, mirror_hint)
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,6 +662,21 @@ def safe_extract(archive: str | Path, target: str | Path, *, overwrite: bool = F
 # --------------------------------------------------------------------------------------------
 # offline mirror
 # --------------------------------------------------------------------------------------------
+def mirror_advice(wanted: str) -> str:
+    """What to do when a dataset cannot be downloaded: the mirror setting, and its state now."""
+    root = mirror_root()
+    if root is None:
+        state = f"{MIRROR_ENV} is not set"
+    elif not root.is_dir():
+        state = f"{MIRROR_ENV}={root} is not a folder"
+    else:
+        state = f"{MIRROR_ENV}={root} does not hold it"
+    return (
+        f"Offline? {state}; point {MIRROR_ENV} at a folder laid out like the shared data "
+        f"mirror (../shared/data) that holds {wanted}"
+    )
+
+
 def _usable(path: Path) -> bool:
     if path.is_dir():
         try:

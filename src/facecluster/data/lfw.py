@@ -14,6 +14,15 @@ original       lfw.tgz                  lfw/                  a17d05bd522c52d84e
 Protocol files: ``pairs.txt`` (md5 9f1ba174e4e1c508ff7cdf10ac338a7d) and ``people.txt``
 (md5 450f0863dd89e85e73936a6d71a3474b).
 
+Mirrors: every file is first asked of the official site, then of the long-standing figshare
+copies scikit-learn's ``fetch_lfw_people`` downloads (``lfw.tgz``: files/5976018,
+``lfw-funneled.tgz``: files/5976015, ``pairs.txt``: files/5976006; no copy of the
+deep-funneled archive or of ``people.txt`` exists there).  Every URL of a file is checked
+against the same md5 above, so a copy that is not byte for byte the official file is refused
+and the next URL tried.  scikit-learn pins sha256 digests of its copies; for ``pairs.txt`` that
+digest (ea42330c…) is the sha256 of the official-md5 file, so the copy is the official file.
+For the two archives it cannot be checked without the archives, so the md5 alone decides.
+
 Images are ``<root>/<Name>/<Name>_<NNNN>.jpg`` with ``NNNN`` counting from 0001; the identity is
 ``<Name>``.  With the default filter (at least 3 images per person) LFW has 901 identities and
 7,606 images.
@@ -30,7 +39,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from facecluster.data.download import download, find_in_mirror, safe_extract, verify_checksums
+from facecluster.data.download import (
+    RemoteFile,
+    SourcesExhaustedError,
+    download_any,
+    find_in_mirror,
+    safe_extract,
+    verify_checksums,
+)
 from facecluster.data.images import DatasetNotFoundError, ImageRecord, SkippedFile, is_hidden
 from facecluster.errors import UserError
 
@@ -40,6 +56,7 @@ __all__ = [
     "LFW_ARCHIVES",
     "LFW_BASE_URL",
     "LFW_PROTOCOL_MD5",
+    "LFW_PROTOCOL_MIRRORS",
     "LfwArchive",
     "LfwFormatError",
     "LfwSource",
@@ -53,28 +70,46 @@ __all__ = [
 ]
 
 LFW_BASE_URL = "http://vis-www.cs.umass.edu/lfw/"
+_FIGSHARE = "https://ndownloader.figshare.com/files/"  # scikit-learn's copies (module docstring)
 
 
 @dataclass(frozen=True)
 class LfwArchive:
-    """One official image archive: its file name, the folder it extracts to, its md5."""
+    """One official image archive: file name, the folder it extracts to, md5, other copies.
+
+    ``mirrors`` are full URLs tried after the official site (``base_url + filename``), each
+    checked against the same ``md5``.
+    """
 
     filename: str
     folder: str
     md5: str
+    mirrors: tuple[str, ...] = ()
 
 
 LFW_ARCHIVES: dict[str, LfwArchive] = {
     "deepfunneled": LfwArchive(
         "lfw-deepfunneled.tgz", "lfw-deepfunneled", "68331da3eb755a505a502b5aacb3c201"
     ),
-    "funneled": LfwArchive("lfw-funneled.tgz", "lfw_funneled", "1b42dfed7d15c9b2dd63d5e5840c86ad"),
-    "original": LfwArchive("lfw.tgz", "lfw", "a17d05bd522c52d84eca14327a23d494"),
+    "funneled": LfwArchive(
+        "lfw-funneled.tgz",
+        "lfw_funneled",
+        "1b42dfed7d15c9b2dd63d5e5840c86ad",
+        (_FIGSHARE + "5976015",),
+    ),
+    "original": LfwArchive(
+        "lfw.tgz", "lfw", "a17d05bd522c52d84eca14327a23d494", (_FIGSHARE + "5976018",)
+    ),
 }
 
 LFW_PROTOCOL_MD5: dict[str, str] = {
     "pairs.txt": "9f1ba174e4e1c508ff7cdf10ac338a7d",
     "people.txt": "450f0863dd89e85e73936a6d71a3474b",
+}
+#: copies of the protocol files tried after the official site (same md5)
+LFW_PROTOCOL_MIRRORS: dict[str, tuple[str, ...]] = {
+    "pairs.txt": (_FIGSHARE + "5976006",),
+    "people.txt": (),
 }
 
 _IMAGE_RE = re.compile(r"^(?P<name>.+)_(?P<num>\d{4})\.jpg$")
@@ -152,7 +187,8 @@ def _protocol_file(name: str, raw_dir: Path, base_url: str, *, may_download: boo
     local = raw_dir / name
     if not may_download:
         return local if local.is_file() else None
-    return download(base_url + name, local, md5=md5)
+    remote = RemoteFile(name, (base_url + name, *LFW_PROTOCOL_MIRRORS.get(name, ())), md5=md5)
+    return download_any(f"lfw {name}", remote, local, mirror_hint=f"lfw/{name}")
 
 
 def acquire_lfw(
@@ -174,7 +210,8 @@ def acquire_lfw(
     raw_dir : str or Path
         The dataset's raw folder (``data/raw/lfw``): downloads and extractions go there.
     base_url : str
-        Where the official files are served (a test points this at a local server).
+        Where the official files are served (a test points this at a local server); each
+        file's other copies (:data:`LFW_ARCHIVES`, :data:`LFW_PROTOCOL_MIRRORS`) come after.
 
     Returns
     -------
@@ -183,7 +220,10 @@ def acquire_lfw(
     Raises
     ------
     facecluster.integrity.ChecksumError
-        An archive or protocol file does not have its official md5.
+        An archive or protocol file found in the mirror does not have its official md5.
+    facecluster.data.download.SourcesExhaustedError
+        Nothing local and every URL failed (offline, dead sites, bad copies): one line naming
+        the dataset, the URLs with their reasons and ``$FACECLUSTER_MIRROR``.
     """
     if variant not in LFW_ARCHIVES:
         raise ValueError(f"unknown LFW variant {variant!r}; choose from {sorted(LFW_ARCHIVES)}")
@@ -205,13 +245,25 @@ def acquire_lfw(
             images_root = _extracted_root(safe_extract(found, target), spec.folder)
             origin = "mirror"
         else:
-            archive = download(base_url + spec.filename, raw_dir / spec.filename, md5=spec.md5)
+            remote = RemoteFile(
+                spec.filename, (base_url + spec.filename, *spec.mirrors), md5=spec.md5
+            )
+            archive = download_any(
+                f"lfw-{variant}",
+                remote,
+                raw_dir / spec.filename,
+                mirror_hint=f"lfw/{spec.folder}/ or lfw/{spec.filename}",
+            )
             images_root = _extracted_root(safe_extract(archive, target), spec.folder)
             origin = "download"
 
     pairs = _protocol_file("pairs.txt", raw_dir, base_url, may_download=True)
     assert pairs is not None
-    people = _protocol_file("people.txt", raw_dir, base_url, may_download=origin == "download")
+    try:
+        people = _protocol_file("people.txt", raw_dir, base_url, may_download=origin == "download")
+    except SourcesExhaustedError as exc:  # only recorded in the summary: not worth failing for
+        logger.warning("lfw %s: continuing without people.txt: %s", variant, exc)
+        people = None
     source = LfwSource(images_root=images_root, people_txt=people, pairs_txt=pairs, origin=origin)
     logger.info("lfw %s: images %s (%s), pairs %s", variant, images_root, origin, pairs)
     return source
@@ -261,7 +313,9 @@ def scan_lfw(
     for entry in tqdm(entries, desc="listing LFW", unit="person"):
         if not entry.is_dir():
             skipped.append(
-                SkippedFile(Path(entry.path), entry.name, None, "not inside a person folder")
+                SkippedFile(
+                    Path(entry.path), entry.name, None, "ignored: not inside a person folder"
+                )
             )
             continue
         name = entry.name

@@ -12,6 +12,8 @@ archives, one per camera (``muct-a-jpg-v1.tar.gz`` … ``muct-e-jpg-v1.tar.gz``)
 author's repository https://github.com/StephenMilborrow/muct (moved there from Google Code in
 2015).  No md5/sha256 is published; each archive is verified against its Git blob id in that
 repository's tree at the pinned commit (:func:`facecluster.data.download.git_blob_sha1`).
+No second copy of these archives is known, so each has one URL; offline, the download fails
+with :class:`~facecluster.data.download.SourcesExhaustedError` naming the mirror setting.
 
 Any folder (searched recursively) of MUCT-named images also works, e.g. the offline mirror's
 24x32 face crops ``muct/resize_32x24``; files with other names are skipped with a reason.
@@ -27,7 +29,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from facecluster.data.download import download, find_in_mirror, safe_extract, verify_checksums
+from facecluster.data.download import (
+    RemoteFile,
+    download_any,
+    find_in_mirror,
+    safe_extract,
+    verify_checksums,
+)
 from facecluster.data.images import DatasetNotFoundError, ImageRecord, SkippedFile, is_hidden
 
 logger = logging.getLogger(__name__)
@@ -124,7 +132,8 @@ def list_muct(root: str | Path) -> tuple[list[ImageRecord], list[SkippedFile]]:
     for path, rel in tqdm(files, desc="listing MUCT", unit="file"):
         parsed = parse_muct_name(path.name)
         if parsed is None:
-            skipped.append(SkippedFile(path, rel, None, f"not a MUCT name ({_PATTERN_TEXT})"))
+            reason = f"ignored: not a MUCT name ({_PATTERN_TEXT})"
+            skipped.append(SkippedFile(path, rel, None, reason))
             continue
         key = path.name.lower()
         if key in seen:
@@ -179,6 +188,12 @@ def resolve_muct(
     archives, then any folder of MUCT-named images such as ``muct/resize_32x24``); download of
     the five official archives into ``raw_dir/archives`` and safe extraction into
     ``raw_dir/jpg/<camera>``.
+
+    Raises
+    ------
+    facecluster.data.download.SourcesExhaustedError
+        Nothing local and an archive cannot be downloaded (offline): one line naming MUCT,
+        the URL with its reason and ``$FACECLUSTER_MIRROR``.
     """
     raw_dir = Path(raw_dir)
     if path is not None:
@@ -212,8 +227,17 @@ def resolve_muct(
     if found is not None:
         return found, "mirror"
 
+    hint = (
+        "muct/jpg/ (full-resolution images), the five muct/muct-?-jpg-v1.tar.gz archives or "
+        "muct/resize_32x24/ (face crops)"
+    )
     downloaded = {
-        cam: download(base_url + name, raw_dir / "archives" / name, git_sha1=blob)
+        cam: download_any(
+            "muct",
+            RemoteFile(name, (base_url + name,), git_sha1=blob),
+            raw_dir / "archives" / name,
+            mirror_hint=hint,
+        )
         for cam, (name, blob) in MUCT_ARCHIVES.items()
     }
     return _extract_official(downloaded, extracted), "download"

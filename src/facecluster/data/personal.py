@@ -16,10 +16,16 @@ Rules (also in the README):
 * hidden files and folders (name starting with ``.``) are ignored silently;
 * every other file is probed by content (:func:`~facecluster.data.images.probe_image`, header
   only): images become :class:`ImageRecord`, the rest :class:`SkippedFile` with the reason
-  (``"not an image"``, ``"zero-byte file"``, ``"unreadable: PermissionError"``, …), as are files
-  lying directly in ``root`` (``"not inside a person folder"``);
+  (``"not an image"``, ``"zero-byte file"``, ``"unreadable: PermissionError"``, …);
+* files lying directly in ``root`` (a README, a loose photo, a broken link) belong to no person:
+  they are recorded as ``"ignored: …"``, neither images nor damaged files;
 * symbolic links to files or to person folders are followed; links to folders *inside* a
   person folder are not (no cycles);
+* every image is listed once, by its real path: a link to a person folder already listed
+  (``alias -> alice``) would repeat all of Alice's images under a second identity, each at
+  distance 0.0 from its twin, so it is skipped as ``"duplicate folder: alias -> alice"`` (a real
+  folder wins over links to it, whatever the names); a file reached a second time (a link to
+  an image already listed) is skipped as ``"duplicate file: same file as alice/a.jpg"``;
 * a missing ``root`` raises :class:`DatasetNotFoundError`; an existing folder without images
   gives an empty list (the caller skips the dataset and says so).
 
@@ -49,26 +55,53 @@ logger = logging.getLogger(__name__)
 __all__ = ["list_personal", "scan_personal"]
 
 
-def _candidates(root: Path, skipped: list[SkippedFile]) -> list[tuple[Path, str, str]]:
-    """All non-hidden files under ``root``'s person folders as ``(path, relpath, identity)``."""
-    found: list[tuple[Path, str, str]] = []
+def _person_folders(root: Path, skipped: list[SkippedFile]) -> list[tuple[str, Path]]:
+    """``root``'s person folders as ``(identity, path)``, one per real folder, by name."""
     with os.scandir(root) as it:
-        entries = sorted(it, key=lambda e: e.name)
+        entries = sorted((e for e in it if not is_hidden(e.name)), key=lambda e: e.name)
+    folders: list[tuple[bool, str, Path]] = []
     for entry in entries:
-        if is_hidden(entry.name):
-            continue
         path = Path(entry.path)
         try:
             is_dir = entry.is_dir()  # follows a symlinked person folder
+            is_link = entry.is_symlink()
         except OSError as exc:
             skipped.append(
                 SkippedFile(path, entry.name, None, f"unreadable: {type(exc).__name__}")
             )
             continue
         if not is_dir:
-            skipped.append(SkippedFile(path, entry.name, None, "not inside a person folder"))
+            what = "broken link" if is_link and not path.exists() else "file"
+            reason = f"ignored: {what} at the top of the dataset folder, not in a person folder"
+            skipped.append(SkippedFile(path, entry.name, None, reason))
             continue
-        identity = entry.name
+        folders.append((is_link, entry.name, path))
+    kept: list[tuple[str, Path]] = []
+    owner: dict[str, str] = {}  # real path -> the identity listed from it
+    top = str(root)
+    for _is_link, name, path in sorted(folders):  # real folders before links to them
+        real = os.path.realpath(path)
+        if real in owner:
+            reason = f"duplicate folder: {name} -> {owner[real]}"
+            skipped.append(SkippedFile(path, name, None, reason))
+            continue
+        if top == real or top.startswith(real.rstrip(os.sep) + os.sep):
+            reason = f"ignored: {name} links to the dataset folder or above it ({real})"
+            skipped.append(SkippedFile(path, name, None, reason))
+            continue
+        owner[real] = name
+        kept.append((name, path))
+    return sorted(kept)
+
+
+def _candidates(root: Path, skipped: list[SkippedFile]) -> list[tuple[Path, str, str]]:
+    """All non-hidden files under ``root``'s person folders as ``(path, relpath, identity)``.
+
+    Each real file once: of several ways to reach it, the first that is not itself a link is
+    kept (else the first by relpath); the others are skipped as duplicates.
+    """
+    found: list[tuple[Path, str, str]] = []
+    for identity, path in _person_folders(root, skipped):
 
         def on_error(exc: OSError, identity: str = identity) -> None:
             bad = Path(exc.filename) if exc.filename else root / identity
@@ -85,7 +118,17 @@ def _candidates(root: Path, skipped: list[SkippedFile]) -> list[tuple[Path, str,
                 file_path = Path(dirpath) / name
                 rel = file_path.relative_to(root).as_posix()
                 found.append((file_path, rel, identity))
-    return found
+    unique: list[tuple[Path, str, str]] = []
+    first: dict[str, str] = {}  # real path -> relpath kept
+    for file_path, rel, identity in sorted(found, key=lambda t: (t[0].is_symlink(), t[1])):
+        real = os.path.realpath(file_path)
+        if real in first:
+            reason = f"duplicate file: same file as {first[real]}"
+            skipped.append(SkippedFile(file_path, rel, identity, reason))
+            continue
+        first[real] = rel
+        unique.append((file_path, rel, identity))
+    return sorted(unique, key=lambda t: t[1])
 
 
 def scan_personal(root: str | Path) -> tuple[list[ImageRecord], list[SkippedFile]]:
@@ -101,7 +144,9 @@ def scan_personal(root: str | Path) -> tuple[list[ImageRecord], list[SkippedFile
     records : list of ImageRecord
         Images sorted by ``relpath`` (identity = top-level sub-folder name).
     skipped : list of SkippedFile
-        Non-image, empty or unreadable files, with a reason, sorted by ``relpath``.
+        Non-image, empty or unreadable files, files at the top of ``root`` (``"ignored: …"``),
+        duplicate folders and files (``"duplicate folder: …"``, ``"duplicate file: …"``), with
+        a reason, sorted by ``relpath``.
 
     Raises
     ------

@@ -3,6 +3,12 @@
 Every detector maps a batch of RGB uint8 images to a list of :class:`Detection` lists, one per
 image, sorted by decreasing confidence.  The faces stage keeps the most confident face (the
 Castiel report's code kept the *first* Haar detection; we record how many were found).
+
+MTCNN and Haar run on a bounded-size copy (:class:`BoundedDetector`, ``detector.max_side``):
+their memory grows with the pixels they are given (MTCNN turns the whole batch into float32
+and builds an image pyramid from it: about 50 bytes per input pixel), so a 12 MP phone photo
+would otherwise cost about 1 GB.  Boxes and landmarks come back in full-resolution pixels, and
+the crops are cut from the full image.
 """
 
 from __future__ import annotations
@@ -40,7 +46,12 @@ class Detector(Protocol):
 
 
 class MtcnnDetector:
-    """facenet-pytorch's MTCNN (P/R/O-Net weights ship inside the package)."""
+    """facenet-pytorch's MTCNN (P/R/O-Net weights ship inside the package).
+
+    It sees the images it is given: through :func:`make_detector` these are the copies capped
+    at ``detector.max_side``, so ``min_face_size`` is in pixels *of the copy* (with the default
+    1600, a face must be about 50 px wide in a 4032×3024 photo, 20 px in a 1600 px one).
+    """
 
     name = "mtcnn"
 
@@ -62,14 +73,19 @@ class MtcnnDetector:
         )
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        import torch
+
         out: list[list[Detection]] = [[] for _ in images]
         # MTCNN batches images of one size; group by shape.
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, img in enumerate(images):
             groups.setdefault(img.shape, []).append(i)
         for idx in groups.values():
-            batch = np.stack([images[i] for i in idx])
+            # A tensor, not an array: facenet-pytorch copies a numpy batch once more before
+            # converting it to float (same pixels, one uint8 copy of the batch less).
+            batch = torch.from_numpy(np.stack([images[i] for i in idx]))
             boxes, probs, points = self._mtcnn.detect(batch, landmarks=True)
+            del batch
             for j, i in enumerate(idx):
                 if boxes[j] is None:
                     continue
@@ -84,7 +100,8 @@ class MtcnnDetector:
 class HaarDetector:
     """OpenCV's ``haarcascade_frontalface_alt2`` (the Castiel report's detector).
 
-    Confidence is the cascade's level weight (``detectMultiScale3`` with reject levels).
+    Confidence is the cascade's level weight (``detectMultiScale3`` with reject levels).  As
+    for MTCNN, ``min_size`` is in pixels of the image it is given (the capped copy).
     """
 
     name = "haar"
@@ -138,6 +155,67 @@ class WholeImage:
         ]
 
 
+def detection_copy(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float, float]:
+    """The image a detector sees, and the factors ``(sx, sy)`` mapping its pixels back.
+
+    An image whose longest side is at most ``max_side`` (or any image when ``max_side`` is
+    None) is returned itself with factors 1: no resampling, so its detections are exactly
+    those of the full image.  A larger one is shrunk with ``cv2.INTER_AREA`` (which averages
+    the pixels it drops, so small faces are not aliased away) until its longest side is
+    ``max_side``; ``x_full = x_copy * sx`` (and ``sy`` for y) undoes it, each axis separately
+    because the copy's sides are rounded to whole pixels.
+    """
+    h, w = image.shape[:2]
+    if max_side is None or max(h, w) <= max_side:
+        return image, 1.0, 1.0
+    import cv2
+
+    scale = max_side / max(h, w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    copy = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return copy, w / nw, h / nh
+
+
+def rescale_detection(det: Detection, sx: float, sy: float) -> Detection:
+    """``det`` found on a copy, in the full image's pixels (box and landmarks scaled)."""
+    if sx == 1.0 and sy == 1.0:
+        return det
+    x1, y1, x2, y2 = det.box
+    landmarks = None
+    if det.landmarks is not None:
+        landmarks = (np.asarray(det.landmarks, np.float64) * [sx, sy]).astype(np.float32)
+    return Detection((x1 * sx, y1 * sy, x2 * sx, y2 * sy), det.score, landmarks)
+
+
+class BoundedDetector:
+    """A detector run on copies no larger than ``max_side`` (see :func:`detection_copy`).
+
+    Why: detector memory is proportional to the pixels it is given, and phone photos are
+    12 MP or more while a face needs a few thousand pixels to be found.  The copies of a batch
+    are made together (they are never larger than the batch they come from) and dropped as
+    soon as the inner detector returns; the caller keeps the full images for the crops.
+    Detections come back in full-image pixels, in the inner detector's order.
+    """
+
+    def __init__(self, inner: Detector, max_side: int) -> None:
+        self.inner = inner
+        self.max_side = max_side
+        self.name = inner.name
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        copies, factors = [], []
+        for img in images:
+            copy, sx, sy = detection_copy(img, self.max_side)
+            copies.append(copy)
+            factors.append((sx, sy))
+        results = self.inner.detect(copies)
+        del copies
+        return [
+            [rescale_detection(d, sx, sy) for d in dets]
+            for dets, (sx, sy) in zip(results, factors, strict=True)
+        ]
+
+
 def choose_face(dets: list[Detection], mode: str, width: int, height: int) -> Detection:
     """The face to keep among several: ``score`` (most confident; ties → first),
     ``largest`` (box area) or ``center`` (box centre nearest the image centre)."""
@@ -158,11 +236,18 @@ def choose_face(dets: list[Detection], mode: str, width: int, height: int) -> De
 
 
 def make_detector(name: str, settings: DetectorSettings, device: str = "auto") -> Detector:
-    """The detector named in a dataset's ``detector`` setting."""
+    """The detector named in a dataset's ``detector`` setting.
+
+    MTCNN and Haar are wrapped in :class:`BoundedDetector` unless ``settings.max_side`` is
+    None; ``none`` is not (it reads nothing but the image size).
+    """
+    det: Detector
     if name == "mtcnn":
-        return MtcnnDetector(settings.mtcnn, device)
-    if name == "haar":
-        return HaarDetector(settings.haar)
-    if name == "none":
+        det = MtcnnDetector(settings.mtcnn, device)
+    elif name == "haar":
+        det = HaarDetector(settings.haar)
+    elif name == "none":
         return WholeImage()
-    raise ValueError(f"unknown detector {name!r} (known: mtcnn, haar, none)")
+    else:
+        raise ValueError(f"unknown detector {name!r} (known: mtcnn, haar, none)")
+    return det if settings.max_side is None else BoundedDetector(det, settings.max_side)

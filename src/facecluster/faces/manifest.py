@@ -9,7 +9,7 @@ relpath        str    path relative to the dataset root (the stable id of a sour
 source_path    str    absolute path of the source file as read
 identity       str    person / subject id
 in_study       bool   part of the clustering set (False: LFW images only pairs.txt needs)
-status         str    one of STATUSES
+status         str    one of STATUSES (NOT_COUNTED ones are not images of the set)
 reason         str    why a file was skipped ("" when ok)
 n_faces        int    faces the detector found (0 when none or not run)
 score          float  confidence of the kept face (NaN when none)
@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-STATUSES = ("ok", "no_face", "not_image", "corrupt", "unreadable", "detector_error")
+STATUSES = (
+    "ok", "no_face", "not_image", "corrupt", "unreadable", "detector_error", "ignored",
+    "duplicate",
+)  # fmt: skip
+#: Rows recorded for the record but not counted among the images: a file beside the person
+#: folders (a README), a second path (link) to a folder or image already listed.
+NOT_COUNTED = ("ignored", "duplicate")
 
 SCHEMA = pa.schema(
     [

@@ -70,6 +70,13 @@ def detect_and_crop(
     Files the listing rejected come first (their status from their reason); every listed
     image then gets ``ok`` with a crop, or the status saying why not.  ``face_id`` is the
     row number.  Bad input never raises: it is a row with a status.
+
+    Memory is bounded whatever the photos: a detection batch holds at most
+    ``execution.detector_batch_size`` images and ``execution.detector_batch_megapixels`` of
+    full-size pixels (plus the next image, decoded before the batch is known to be full), and
+    the detector works on copies capped at ``detector.max_side`` (see
+    :func:`~facecluster.faces.detect.make_detector`).  Boxes, landmarks, ``width`` and
+    ``height`` are in full-size pixels and the crops are cut from the full image.
     """
     records = listing.records
     fsize, lsize = crops.facenet_size, crops.lightcnn_size
@@ -89,28 +96,73 @@ def detect_and_crop(
     crops_f = np.zeros((len(records), fsize, fsize, 3), np.uint8)
     crops_l = np.zeros((len(records), lsize, lsize, 3), np.uint8)
     n_crops = 0
-    batch = execution.detector_batch_size if detector_name == "mtcnn" else 64
+    max_count = execution.detector_batch_size if detector_name == "mtcnn" else 64
+    max_pixels = execution.detector_batch_megapixels * 1e6
     margin = detector.mtcnn.margin if detector_name == "mtcnn" else detector.haar.margin
     if detector_name == "none":
         margin = 0
+    crop = _Cropper(face_select, margin, crops_f, crops_l)
     bar = tqdm(
         total=len(records), desc=f"faces {name}", unit="img", disable=not execution.progress
     )
-    for start in range(0, len(records), batch):
-        chunk = records[start : start + batch]
-        images, ok_rows = [], []
-        for rec in chunk:
-            row = base_row(-1, rec)
-            try:
-                img = load_image_rgb(rec.path)
-            except ImageLoadError as exc:
-                row["status"], row["reason"] = status_for_reason(exc.reason), exc.reason
-            else:
-                row["height"], row["width"] = int(img.shape[0]), int(img.shape[1])
-                images.append(img)
-                ok_rows.append(row)
-            rows.append(row)
-        for img, row, dets in zip(images, ok_rows, _detect_safely(det, images), strict=True):
+    # Images are decoded one at a time into a batch bounded by count *and* by full-size pixels,
+    # so a folder of phone photos never holds 32 of them at once: an image that would take the
+    # batch over ``max_pixels`` first sends the batch to the detector (it is then the first of
+    # the next one; a single image larger than the bound is a batch of its own).
+    batch: list[tuple[np.ndarray, dict]] = []
+    held = 0  # full-size pixels in ``batch``
+    unreported = 0  # records read since the bar was last moved
+    for rec in records:
+        if len(batch) >= max_count:
+            n_crops = crop(det, batch, n_crops)
+            batch, held = [], 0
+            bar.update(unreported)
+            unreported = 0
+        row = base_row(-1, rec)
+        rows.append(row)
+        unreported += 1
+        try:
+            img = load_image_rgb(rec.path)
+        except ImageLoadError as exc:
+            row["status"], row["reason"] = status_for_reason(exc.reason), exc.reason
+            continue
+        row["height"], row["width"] = int(img.shape[0]), int(img.shape[1])
+        pixels = img.shape[0] * img.shape[1]
+        if batch and held + pixels > max_pixels:
+            n_crops = crop(det, batch, n_crops)
+            batch, held = [], 0
+            bar.update(unreported - 1)
+            unreported = 1
+        batch.append((img, row))
+        held += pixels
+        del img  # the batch holds it; nothing else may keep it alive past the batch
+    if batch:
+        n_crops = crop(det, batch, n_crops)
+    del batch
+    bar.update(unreported)
+    bar.close()
+    for i, row in enumerate(rows):
+        row["face_id"] = i
+    return FaceCrops(rows, crops_f[:n_crops], crops_l[:n_crops])
+
+
+@dataclass
+class _Cropper:
+    """Detect on one batch, choose a face per image and write its crops (full-size pixels).
+
+    Writes crop ``n_crops``, ``n_crops + 1``, … of ``facenet``/``lightcnn`` in the batch's order
+    and fills each batch row in place; called, it returns the new crop count.
+    """
+
+    face_select: str
+    margin: int
+    facenet: np.ndarray
+    lightcnn: np.ndarray
+
+    def __call__(self, det, batch: list[tuple[np.ndarray, dict]], n_crops: int) -> int:
+        fsize, lsize = self.facenet.shape[1], self.lightcnn.shape[1]
+        results = _detect_safely(det, [img for img, _ in batch])
+        for (img, row), dets in zip(batch, results, strict=True):
             if isinstance(dets, Exception):
                 row["status"], row["reason"] = "detector_error", f"detector error: {dets}"
                 continue
@@ -118,10 +170,10 @@ def detect_and_crop(
             if not dets:
                 row["status"], row["reason"] = "no_face", "no face detected"
                 continue
-            best = choose_face(dets, face_select, img.shape[1], img.shape[0])
+            best = choose_face(dets, self.face_select, img.shape[1], img.shape[0])
             try:
-                crops_f[n_crops] = facenet_crop(img, best, fsize, margin)
-                crops_l[n_crops] = lightcnn_crop(img, best, lsize)
+                self.facenet[n_crops] = facenet_crop(img, best, fsize, self.margin)
+                self.lightcnn[n_crops] = lightcnn_crop(img, best, lsize)
             except ValueError as exc:
                 row["status"], row["reason"] = "detector_error", f"crop failed: {exc}"
                 continue
@@ -131,15 +183,16 @@ def detect_and_crop(
                 row["landmarks"] = [float(v) for v in np.asarray(best.landmarks).ravel()]
             row["crop_index"] = n_crops
             n_crops += 1
-        bar.update(len(chunk))
-    bar.close()
-    for i, row in enumerate(rows):
-        row["face_id"] = i
-    return FaceCrops(rows, crops_f[:n_crops], crops_l[:n_crops])
+        return n_crops
 
 
 def status_for_reason(reason: str) -> str:
-    """The manifest status of a file the image loader rejected, from its reason text."""
+    """The manifest status of a file the listing or the image loader rejected, from its
+    reason text (``ignored``/``duplicate`` rows are not counted among the images)."""
+    if reason.startswith("ignored"):
+        return "ignored"  # beside the person folders (a README), or a link out of the dataset
+    if reason.startswith("duplicate"):
+        return "duplicate"  # a second path (link) to a folder or file already listed
     if reason.startswith("unreadable") or reason == "missing file":
         return "unreadable"
     if reason.startswith("not an image") or reason == "not a regular file":

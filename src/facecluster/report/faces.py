@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from pandas.io.formats.style import Styler
 
 from facecluster.faces.manifest import images_per_identity, study_faces
 
@@ -29,14 +30,20 @@ def overview_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def failures_table(manifest: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
-    """Files that gave no crop, with the reason (first ``limit``)."""
+def failures_table(manifest: pd.DataFrame, limit: int = 50) -> Styler:
+    """Files that gave no crop, with the reason in full (first ``limit``).
+
+    A styled table, not a DataFrame: pandas' HTML display cuts text at 50 characters, which
+    turned "truncated or corrupt: image file is truncated (16 bytes not processed)" into
+    "... image file is t..." in the report.
+    """
     bad = manifest[manifest["status"] != "ok"]
-    return (
+    table = (
         bad[["relpath", "identity", "in_study", "status", "reason"]]
         .head(limit)
         .reset_index(drop=True)
     )
+    return table.style.hide(axis="index")
 
 
 def failure_reasons(manifest: pd.DataFrame) -> pd.DataFrame:

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from facecluster.artifacts import SKIP_FIELD, read_json, write_json
 from facecluster.config import Params
 from facecluster.errors import UserError
-from facecluster.faces.manifest import SCHEMA, STATUSES, status_counts, study_faces
+from facecluster.faces.manifest import NOT_COUNTED, SCHEMA, STATUSES, status_counts, study_faces
 from facecluster.integrity import atomic_path
 from facecluster.paths import ProjectPaths
 
@@ -145,7 +145,9 @@ def skipped_summary(dataset: str, reason: str, source: str) -> dict[str, Any]:
 def summarise(dataset: str, manifest: pd.DataFrame, extra: dict[str, Any]) -> dict[str, Any]:
     """The summary of a dataset with faces: counts by status and reason, identities."""
     study = study_faces(manifest)
-    in_study = manifest[manifest["in_study"]]
+    listed = manifest[manifest["in_study"]]
+    not_counted = listed["status"].isin(NOT_COUNTED)
+    in_study = listed[~not_counted]  # the images of the set: ignored files and links are not
     failed = in_study[in_study["status"] != "ok"]
     reasons = Counter(r.split(":")[0] for r in failed["reason"])
     return {
@@ -156,7 +158,9 @@ def summarise(dataset: str, manifest: pd.DataFrame, extra: dict[str, Any]) -> di
         "failed": int(len(in_study) - len(study)),
         "identities": int(study["identity"].nunique()),
         "identities_listed": int(in_study["identity"].nunique()),
-        "status": status_counts(in_study),
+        "status": status_counts(listed),
+        "ignored": int((listed["status"] == "ignored").sum()),
+        "duplicates": int((listed["status"] == "duplicate").sum()),
         "failure_reasons": dict(reasons.most_common()),
         "multi_face_images": int((study["n_faces"] > 1).sum()),
         "extra_images": int((~manifest["in_study"]).sum()),

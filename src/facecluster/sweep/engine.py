@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from facecluster.artifacts import parquet_field, read_parquet, write_parquet
 from facecluster.cluster.registry import ALGORITHMS, get_method
-from facecluster.integrity import atomic_path
 from facecluster.metrics import EVALUATE_KEYS
 from facecluster.sweep import SweepError
 from facecluster.sweep.executors import execute
@@ -124,12 +124,30 @@ def checkpoint_dir(out_path: str | Path) -> Path:
     return out_path.with_name(out_path.stem + ".parts")
 
 
-def _read_part(path: Path) -> pd.DataFrame | None:
+#: The metadata field of a checkpoint part naming the task it holds (its full key).
+TASK_KEY_FIELD = "task_key"
+
+
+def _write_part(path: Path, task: SweepTask, frame: pd.DataFrame) -> None:
+    write_parquet(path, frame, fields={TASK_KEY_FIELD: task.key})
+
+
+def _read_part(path: Path, task: SweepTask) -> pd.DataFrame | None:
+    """The checkpointed frame of ``task``, or ``None`` (recompute) when the part is torn,
+    foreign, or holds another task (a part copied or renamed over this one's name)."""
     try:
-        return pd.read_parquet(path)
+        key = parquet_field(path, TASK_KEY_FIELD)
+        if key != task.key:
+            log.warning(
+                "ignoring checkpoint %s: it holds task %s, not %s; recomputing",
+                path, (key or "(none recorded)")[:20], task.key[:20],
+            )  # fmt: skip
+            return None
+        frame, _ = read_parquet(path)
     except Exception as exc:  # a torn or foreign file: recompute it
         log.warning("ignoring unreadable checkpoint %s (%s)", path, exc)
         return None
+    return frame  # type: ignore[no-any-return]
 
 
 def _check_inputs(X: np.ndarray, labels: np.ndarray, subsets: np.ndarray) -> None:
@@ -216,7 +234,7 @@ def run_sweep(
     frames: dict[str, pd.DataFrame] = {}
     for task in tasks:
         part = parts_dir / task.part_name
-        if part.is_file() and (frame := _read_part(part)) is not None:
+        if part.is_file() and (frame := _read_part(part, task)) is not None:
             frames[task.key] = frame
     todo = [t for t in tasks if t.key not in frames]
     current = {t.part_name for t in tasks}
@@ -246,8 +264,7 @@ def run_sweep(
 
     def on_done(key: str, frame: pd.DataFrame) -> None:
         task = by_key[key]
-        with atomic_path(parts_dir / task.part_name) as tmp:
-            frame.to_parquet(tmp, index=False)
+        _write_part(parts_dir / task.part_name, task, frame)
         frames[key] = frame
         bar.set_postfix_str(f"{task.method} s{task.subset}", refresh=False)
         bar.update()

@@ -43,15 +43,75 @@ def execute(
         for task in tasks:
             on_done(*fn(X, y, task))
     elif execution.executor == "joblib":
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed, parallel_config
 
-        parallel = Parallel(n_jobs=execution.n_jobs, return_as="generator_unordered")
-        for key, frame in parallel(delayed(fn)(X, y, t) for t in tasks):
-            on_done(key, frame)
+        n_jobs = worker_count(execution.n_jobs)
+        # Workers end with this process even when it is killed (SIGKILL runs no clean-up),
+        # and a few seconds after the sweep when it ends normally (joblib keeps them for
+        # reuse, 300 s by default).
+        with parallel_config(
+            backend="loky", initializer=end_with_parent, idle_worker_timeout=_IDLE_WORKER_S
+        ):
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+            for key, frame in parallel(delayed(fn)(X, y, t) for t in tasks):
+                on_done(key, frame)
     elif execution.executor == "dask":
         _execute_dask(fn, tasks, X, y, execution, on_done)
     else:  # pragma: no cover - the config's Literal forbids it
         raise SweepError(f"unknown executor {execution.executor!r}")
+
+
+#: Seconds an idle joblib worker waits for another task before it exits.
+_IDLE_WORKER_S = 5
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: affinity mask and cgroup quota (a container's share), ≥ 1."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
+
+
+def worker_count(n_jobs: int) -> int:
+    """Worker processes for ``n_jobs``: -1 is every usable CPU, and no more than that.
+
+    More workers than CPUs make a CPU-bound sweep no faster, and each worker holds its own
+    copy of the libraries and of its subset (~230 MB): ``n_jobs: 10000`` once started over
+    a thousand processes and exhausted 24 GB.  A larger request is capped with a warning.
+    """
+    cpus = usable_cpus()
+    if n_jobs == -1:
+        return cpus
+    if n_jobs > cpus:
+        log.warning(
+            "execution.n_jobs is %d but this machine lets the sweep use %d CPU(s): "
+            "running %d worker(s)",
+            n_jobs, cpus, cpus,
+        )  # fmt: skip
+        return cpus
+    return max(1, n_jobs)
+
+
+def end_with_parent() -> None:
+    """Worker initialiser: the kernel ends this process when its parent dies (Linux).
+
+    ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere a no-op (joblib's own shutdown then
+    applies).  If the parent is already gone, exit now.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl: keep joblib's behaviour
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _execute_dask(
@@ -69,7 +129,7 @@ def _execute_dask(
         log.info("dask: connecting to %s", execution.scheduler)
         client = Client(execution.scheduler)
     else:
-        n_workers = execution.n_jobs if execution.n_jobs > 0 else (os.cpu_count() or 1)
+        n_workers = worker_count(execution.n_jobs)
         log.info("dask: starting a local cluster of %d worker process(es)", n_workers)
         cluster = LocalCluster(
             n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
