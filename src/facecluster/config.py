@@ -340,15 +340,24 @@ def _tagged_member(union: Any, tag: str) -> type[BaseModel] | None:
     return None
 
 
-def _walk(loc: Sequence[Any]) -> tuple[str, type[BaseModel] | None]:
-    """The key of an error as the user wrote it, and the model that owns its last part.
+def _single_model(annotation: Any) -> Any:
+    """``Model | None`` → ``Model`` (``Annotated`` stripped); anything else unchanged."""
+    annotation = _strip(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [a for a in typing.get_args(annotation) if _is_model(a)]
+        if len(models) == 1:
+            return models[0]
+    return annotation
+
+
+def _walk(loc: Sequence[Any]) -> tuple[str, Any]:
+    """The key of an error as the user wrote it, and the annotation of what sits there.
 
     pydantic's location of an error inside a discriminated union carries the tag
     (``datasets.lfw.lfw.pairs_faces``); the tag is not a key of params.yaml, so it is dropped
-    here, and the model it selects is the one whose keys the message lists.
+    here, and the model it selects is the one the walk goes on in.
     """
     shown: list[str] = []
-    owner: type[BaseModel] | None = None
     node: Any = Params
     for part in loc:
         node = _strip(node)
@@ -357,26 +366,24 @@ def _walk(loc: Sequence[Any]) -> tuple[str, type[BaseModel] | None]:
             if member is not None:  # the discriminator's tag: not a key
                 node = member
                 continue
-            models = [a for a in typing.get_args(node) if _is_model(a)]
-            node = models[0] if len(models) == 1 else None  # ``Model | None``
+        node = _single_model(node)
         shown.append(str(part))
         if _is_model(node):
-            owner = node
             field = node.model_fields.get(str(part))
             node = field.annotation if field is not None else None
         elif typing.get_origin(node) is dict:
-            owner, node = None, typing.get_args(node)[1]
+            node = typing.get_args(node)[1]
         elif typing.get_origin(node) in (tuple, list):
-            owner, node = None, typing.get_args(node)[0]
+            node = typing.get_args(node)[0]
         else:
-            owner, node = None, None
-    return ".".join(shown), owner
+            node = None
+    return ".".join(shown), node
 
 
 def _owner_of_children(loc: Sequence[Any]) -> type[BaseModel] | None:
     """The model whose fields sit at ``loc`` (where an unknown key was found)."""
-    _, owner = _walk([*loc, "\0"])
-    return owner
+    node = _single_model(_walk(loc)[1])
+    return node if _is_model(node) else None
 
 
 #: The ``kind`` values of the discriminated blocks, for error messages.
