@@ -59,3 +59,27 @@ def data():
     )  # fmt: skip
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     return X.astype(np.float32), np.array([f"person_{i}" for i in y])
+
+
+@pytest.fixture()
+def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``requests.get`` of the downloader fails as it does without DNS; returns the URLs asked
+    for (the tests' model of this machine's closed network)."""
+    import socket
+
+    import requests
+    from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+    from facecluster.data import download as dl
+
+    asked: list[str] = []
+
+    def no_dns(url: str, *args: object, **kwargs: object) -> requests.Response:
+        asked.append(url)
+        host = url.split("/")[2]
+        gai = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        cause = NameResolutionError(host, f"HTTPConnection(host={host!r})", gai)  # type: ignore[arg-type]
+        raise requests.exceptions.ConnectionError(MaxRetryError(None, url, cause))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dl.requests, "get", no_dns)
+    return asked

@@ -18,6 +18,16 @@ forms of the later stages from the stages themselves (``stages.embed.run`` and
 ``stages.subsets.run`` on a skipped dataset write the empty embeddings, the placeholder maps
 and the empty subsets, ``stages.sweep.run`` the empty results table).
 
+A dataset listed in ``low_resolution`` gets face boxes of :data:`LOW_RES_FACE_PX` source
+pixels (the mirror's MUCT crops: 24), so its faces summary's ``face_px_median`` is below the
+report's threshold; the others' boxes are :data:`FACE_PX`.
+
+``features`` (``{dataset: model}``) adds datasets of precomputed vectors (``kind:
+embeddings``, ``study.features``): a generated ``.npz`` under ``data/raw/<dataset>/`` read by
+the features stage itself (:func:`facecluster.stages.features.run`, or the embed writers when
+that stage cannot be imported), then the subsets and sweep stages.  No faces stage, no maps,
+no faces or embed page: what the real pipeline leaves for such a dataset.
+
 Identities are Gaussian blobs on the unit sphere; file names carry Yale-like conditions
 (``subject01/subject01.glasses``) and faces of one condition (``glasses``) are pushed away
 from their identity so that splits have a cause to find.
@@ -64,6 +74,11 @@ DEFAULT_METHODS: dict[str, Any] = {
 }
 SKIP_REASON = "no images found in data/raw/<dataset> (synthetic)"
 _DIMS = {"facenet": 16, "lightcnn": 12}
+#: Short side of the synthetic face boxes (source pixels), and of the low-resolution ones.
+FACE_PX = 112
+LOW_RES_FACE_PX = 24
+#: The Table I column of a feature dataset of the fixture (``table_one:``).
+FEATURE_TABLE_ONE = "muct"
 
 
 def manifest_row(
@@ -88,20 +103,31 @@ def manifest_row(
     }
 
 
+def feature_file(dataset: str) -> str:
+    """The generated feature file of a feature dataset (relative to the project root)."""
+    return f"data/raw/{dataset}/features.npz"
+
+
 def _params_dict(
     datasets: Sequence[str],
     models: Sequence[str],
     methods: Mapping[str, Any],
     n_subsets: int,
     seed: int,
+    features: Mapping[str, str] | None = None,
 ) -> dict:
     kinds = {"lfw": {"kind": "lfw"}, "muct": {"kind": "muct", "detector": "none"}}
+    specs = {d: kinds.get(d, {"kind": "personal", "path": "data/raw/yale"}) for d in datasets}
+    for d in features or {}:
+        specs[d] = {"kind": "embeddings", "path": feature_file(d), "table_one": FEATURE_TABLE_ONE}
     return {
         "seed": seed,
-        "study": {"datasets": list(datasets), "models": list(models)},
-        "datasets": {
-            d: kinds.get(d, {"kind": "personal", "path": "data/raw/yale"}) for d in datasets
+        "study": {
+            "datasets": list(datasets),
+            "models": list(models),
+            "features": dict(features or {}),
         },
+        "datasets": specs,
         "models": {
             m: (
                 {"kind": "facenet", "weights": "casia-webface"}
@@ -127,6 +153,8 @@ def make_study_project(
     datasets: Sequence[str] = ("personal", "lfw"),
     models: Sequence[str] = ("facenet", "lightcnn"),
     skipped: Sequence[str] = (),
+    low_resolution: Sequence[str] = (),
+    features: Mapping[str, str] | None = None,
     n_identities: int = 6,
     per_identity: int = 5,
     n_subsets: int = 3,
@@ -145,6 +173,12 @@ def make_study_project(
         ``study.datasets`` / ``study.models`` (models ``facenet`` and ``lightcnn`` only).
     skipped : sequence of str
         Datasets written as skipped (no images: the skipped form of every stage's outputs).
+    low_resolution : sequence of str
+        Datasets whose face boxes are :data:`LOW_RES_FACE_PX` px (``face_px_median`` of their
+        faces summary; the others': :data:`FACE_PX`).
+    features : mapping, optional
+        ``{dataset: model}``: datasets of precomputed vectors (``study.features``), compared
+        with Table I's :data:`FEATURE_TABLE_ONE` column; the model is a name only.
     n_identities, per_identity : int
         Size of each dataset (faces cycle through :data:`CONDITIONS`).
     n_subsets : int
@@ -162,7 +196,7 @@ def make_study_project(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "dvc.yaml").write_text("stages: {}\n", encoding="utf-8")
-    pdict = _params_dict(datasets, models, methods or DEFAULT_METHODS, n_subsets, seed)
+    pdict = _params_dict(datasets, models, methods or DEFAULT_METHODS, n_subsets, seed, features)
     (root / "params.yaml").write_text(yaml.safe_dump(pdict, sort_keys=False), encoding="utf-8")
     params = load_params(root / "params.yaml")
     paths = ProjectPaths.from_root(root)
@@ -170,7 +204,8 @@ def make_study_project(
         if dataset in skipped:
             _skipped_dataset(paths, params, dataset, models)
         else:
-            _dataset(paths, params, dataset, models, n_identities, per_identity, crop_px)
+            face_px = LOW_RES_FACE_PX if dataset in low_resolution else FACE_PX
+            _dataset(paths, params, dataset, models, n_identities, per_identity, crop_px, face_px)
         if stage_pages:
             _page(paths.report_dir("faces") / f"{dataset}.html", f"faces {dataset}")
             for model in models:
@@ -179,13 +214,19 @@ def make_study_project(
                         paths.report_dir(stage) / f"{dataset}-{model}.html",
                         f"{stage} {dataset}-{model}",
                     )
+    for dataset, model in (features or {}).items():
+        _feature_dataset(paths, params, dataset, model, n_identities, per_identity)
+        if stage_pages:  # the sweep notebook's page only: no faces or embed stage
+            _page(paths.report_dir("sweep") / f"{dataset}-{model}.html", f"sweep {dataset}")
     return root
 
 
 # --------------------------------------------------------------------------------------------
 # a dataset with faces
 # --------------------------------------------------------------------------------------------
-def _manifest_rows(relpaths: list[str], identities: np.ndarray, px: int) -> list[dict]:
+def _manifest_rows(
+    relpaths: list[str], identities: np.ndarray, px: int, face_px: int = FACE_PX
+) -> list[dict]:
     return [
         {
             "face_id": i,
@@ -197,10 +238,10 @@ def _manifest_rows(relpaths: list[str], identities: np.ndarray, px: int) -> list
             "reason": "",
             "n_faces": 1,
             "score": 0.99,
-            "bbox": [0.0, 0.0, float(px), float(px)],
+            "bbox": [0.0, 0.0, float(face_px), float(face_px)],
             "landmarks": [],
-            "width": px,
-            "height": px,
+            "width": max(px, face_px),
+            "height": max(px, face_px),
             "crop_index": i,
         }
         for i, (rp, ident) in enumerate(zip(relpaths, identities, strict=True))
@@ -232,6 +273,7 @@ def _dataset(
     n_identities: int,
     per_identity: int,
     crop_px: int,
+    face_px: int = FACE_PX,
 ) -> None:
     gen = seeds.rng(params.seed, "synthetic", dataset)
     n = n_identities * per_identity
@@ -241,7 +283,7 @@ def _dataset(
     out = paths.faces(dataset)
     out.mkdir(parents=True, exist_ok=True)
     manifest = faces_stage.write_manifest(
-        _manifest_rows(relpaths, identities, crop_px), paths.manifest(dataset)
+        _manifest_rows(relpaths, identities, crop_px, face_px), paths.manifest(dataset)
     )
     crops = _crops(identities, conditions, crop_px, gen)
     for name in faces_stage.CROPS.values():
@@ -319,6 +361,67 @@ def _write_embed_outputs(
             embed_stage.map_path(paths, dataset, model, method),
             title=f"{method.upper()}: {dataset} × {model}",
         )
+
+
+# --------------------------------------------------------------------------------------------
+# a dataset of precomputed vectors
+# --------------------------------------------------------------------------------------------
+def _feature_dataset(
+    paths: ProjectPaths,
+    params: Params,
+    dataset: str,
+    model: str,
+    n_identities: int,
+    per_identity: int,
+) -> None:
+    """A generated feature file read by the features stage, then subsets and sweep."""
+    n = n_identities * per_identity
+    labels = np.array([f"id{i // per_identity:03d}" for i in range(n)])
+    conditions = ["normal"] * n  # no file names: no conditions
+    emb = _embeddings(params, dataset, model, labels, [f"row{i}" for i in range(n)], conditions)
+    source = paths.resolve(feature_file(dataset))
+    source.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(source) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, embeddings=emb.X.astype(np.float64), labels=labels)
+    try:
+        from facecluster.stages import features as features_stage
+
+        features_stage.run(dataset, params, paths)
+    except ImportError:  # the features reader is not there: its layout, by the embed writers
+        _write_feature_outputs(paths, dataset, model, emb, source)
+    subsets_stage.run(dataset, params, paths)
+    sweep_stage.run(dataset, model, params, paths)
+
+
+def _write_feature_outputs(
+    paths: ProjectPaths, dataset: str, model: str, emb: embed_stage.Embeddings, source: Path
+) -> None:
+    """What :func:`facecluster.stages.features.run` writes: embeddings file and metrics."""
+    from facecluster.integrity import file_hash
+
+    sources = {source.name: file_hash(source)}
+    path = paths.embeddings(dataset, model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    emb = embed_stage.Embeddings(
+        emb.X, emb.labels, ids=np.arange(len(emb.labels), dtype=np.int64), source_sha256=sources
+    )
+    embed_stage.write_embeddings(path, emb, dataset=dataset, model=model)
+    norms = np.linalg.norm(emb.X, axis=1)
+    info = {
+        "dataset": dataset,
+        "model": model,
+        "source": feature_file(dataset),
+        "description": f"feature file {feature_file(dataset)}",
+        "faces": int(len(emb.labels)),
+        "dim": int(emb.X.shape[1]),
+        "identities": int(np.unique(emb.labels).size),
+        "source_dtype": "float64",
+        "source_sha256": sources,
+        "norm_min": float(norms.min()),
+        "norm_max": float(norms.max()),
+        "normalised": False,
+    }
+    embed_stage.write_metrics(paths, dataset, model, info)
 
 
 # --------------------------------------------------------------------------------------------

@@ -202,6 +202,8 @@ if report.empty:
     display(Markdown("**No results: every dataset was skipped or its sweep has not run.**"))
 else:
     display(report.headline.table)
+    if report.headline.note:
+        display(Markdown(report.headline.note))
     display(report.headline.best_settings)
     display(Markdown(f"`dvc metrics show` prints these numbers (`reports/{report.metrics_path.name}`)."))""",
         [],
@@ -264,6 +266,8 @@ display(Markdown(
     "Click a line to open its gallery."))
 for gallery in report.galleries.galleries:
     display(HTML(gallery.html))
+if report.galleries.note:
+    display(Markdown(report.galleries.note))
 if report.galleries.conditions is not None:
     display(Markdown("### Which conditions are split off?"))
     display(report.galleries.conditions)

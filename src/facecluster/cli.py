@@ -1,8 +1,8 @@
 """The ``facecluster`` command, behind every DVC stage (``python -m facecluster …``).
 
 ``facecluster stage NAME ITEM…``
-    run a stage without its notebook (``weights M``, ``subsets D``; also ``faces D``,
-    ``embed D M``, ``sweep D M``, ``report``).
+    run a stage without its notebook (``weights M``, ``features D``, ``subsets D``; also
+    ``faces D``, ``embed D M``, ``sweep D M``, ``report``).
 ``facecluster notebook NAME ITEM…``
     run a stage through its template notebook with papermill (``notebooks/<NN>-<name>.ipynb``
     → ``reports/<name>/<item>.ipynb``), then render the executed notebook as HTML.
@@ -34,6 +34,7 @@ STAGE_ARGS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "faces": (("dataset",), "10-faces.ipynb"),
     "weights": (("model",), None),
     "embed": (("dataset", "model"), "20-embed.ipynb"),
+    "features": (("dataset",), None),
     "subsets": (("dataset",), None),
     "sweep": (("dataset", "model"), "30-sweep.ipynb"),
     "report": ((), "40-report.ipynb"),
@@ -58,9 +59,11 @@ def _items(args: argparse.Namespace) -> dict[str, str]:
 
 def _check_items(items: dict[str, str], params) -> None:
     """Every dataset/model a stage is asked for is defined in params (ConfigError if not)."""
-    if "dataset" in items:
+    if "dataset" in items and "model" in items:
+        params.check_pair(items["dataset"], items["model"])
+    elif "dataset" in items:
         params.dataset(items["dataset"])
-    if "model" in items:
+    elif "model" in items:
         params.model(items["model"])
 
 

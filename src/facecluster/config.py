@@ -46,8 +46,17 @@ Probability = Annotated[float, Field(strict=True, ge=0.0, le=1.0)]
 # --------------------------------------------------------------------------------------------
 # datasets
 # --------------------------------------------------------------------------------------------
+#: The dataset columns of the Castiel report's Table I.
+TableOneColumn = Literal["personal", "lfw", "muct"]
+
+
 class _DatasetBase(Strict):
     detector: DetectorName = "mtcnn"
+    table_one: TableOneColumn | None = Field(
+        default=None,
+        description="the Castiel Table I column this dataset is compared with (default: its "
+        "name, when that is personal, lfw or muct)",
+    )
     face_select: Literal["score", "largest", "center"] = Field(
         default="score",
         description="which face to keep when the detector finds several: the most confident, "
@@ -86,11 +95,66 @@ class MuctDataset(_DatasetBase):
     )
 
 
+#: The published feature sets a dataset of ``kind: embeddings`` can name as its ``source``
+#: (:data:`facecluster.data.features.PUBLISHED`; a test keeps the two equal).
+PublishedFeatures = Literal["muct-facenet-20170512"]
+FeatureFormat = Literal["auto", "npz", "hdf5", "bin", "mat"]
+
+
 class EmbeddingsDataset(Strict):
-    """Precomputed vectors: an ``.npz`` with ``embeddings`` (n, d) and ``labels`` (n,)."""
+    """Precomputed vectors: a published feature set (``source``) or a file of yours (``path``).
+
+    No faces or embed stage: the ``features`` stage reads and validates the file
+    (:func:`facecluster.data.features.read_features`), and ``study.features`` names the model
+    that computed it.  Formats: ``.npz``, HDF5, learn-to-cluster ``.bin`` + ``.meta`` and
+    MATLAB ``.mat``; the reading settings below apply to ``path`` only (a ``source`` fixes
+    its own).
+    """
 
     kind: Literal["embeddings"]
-    path: str
+    source: PublishedFeatures | None = Field(
+        default=None, description="a published feature set (mirror, else downloaded)"
+    )
+    path: str | None = Field(default=None, description="your feature file")
+    format: FeatureFormat = Field(default="auto", description="auto: from the file suffix")
+    array: str | None = Field(
+        default=None,
+        description="the vectors' array (npz, HDF5 dataset path, .mat variable); default: "
+        "'embeddings' in an .npz, else the file's only 2-D numeric array",
+    )
+    labels: str | None = Field(
+        default=None, description="the labels' array in the same file (npz default 'labels')"
+    )
+    labels_path: str | None = Field(
+        default=None, description="a labels file: a JSON list, or one label per line (.meta)"
+    )
+    dim: int | None = Field(default=None, ge=1, description="vector length of a .bin file")
+    transpose: bool = Field(default=False, description="the file stores (d, n), as MATLAB")
+    normalize: bool = Field(
+        default=False, description="L2-normalise rows that are not unit vectors (else: warn)"
+    )
+    table_one: TableOneColumn | None = Field(
+        default=None, description="the Castiel Table I column these vectors are compared with"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EmbeddingsDataset:
+        if (self.source is None) == (self.path is None):
+            raise ValueError(
+                "give exactly one of 'source' (a published feature set) or 'path' (your file)"
+            )
+        if self.source is not None:
+            reading = ("format", "array", "labels", "labels_path", "dim", "transpose")
+            if fixed := [k for k in reading if k in self.model_fields_set]:
+                raise ValueError(
+                    f"'source: {self.source}' fixes how its files are read; remove {fixed}"
+                )
+        is_bin = self.format == "bin" or (
+            self.format == "auto" and str(self.path).lower().endswith(".bin")
+        )
+        if self.path is not None and is_bin and self.dim is None:
+            raise ValueError("a .bin feature file needs 'dim' (the vector length)")
+        return self
 
 
 DatasetSpec = Annotated[
@@ -268,11 +332,20 @@ class ReportSettings(Strict):
     gallery_faces: int = Field(default=8, ge=1)
 
 
+#: A model name in file names and tables (``data/embeddings/<dataset>-<model>.npz``).
+ModelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
 class StudySettings(Strict):
     """Which datasets and models the pipeline fans out over (dvc.yaml ``foreach``/``matrix``)."""
 
     datasets: list[str]
     models: list[str]
+    features: dict[str, ModelName] = Field(
+        default_factory=dict,
+        description="datasets of kind embeddings, each with the name of the model that "
+        "computed its vectors (a name under models when it is that model)",
+    )
 
 
 class Params(Strict):
@@ -301,7 +374,72 @@ class Params(Strict):
                     f"study.models names {name!r}, which is not defined under models "
                     f"(defined: {sorted(self.models)})"
                 )
+        for name in self.study.datasets:
+            if self.datasets[name].kind == "embeddings":
+                raise ValueError(
+                    f"study.datasets names {name!r}, a dataset of precomputed embeddings: "
+                    "list it under study.features with the name of its model instead"
+                )
+        for name in self.study.features:
+            spec = self.datasets.get(name)
+            if spec is None or spec.kind != "embeddings":
+                raise ValueError(
+                    f"study.features names {name!r}, which is not a dataset of kind embeddings "
+                    f"(those defined: {self.feature_datasets()})"
+                )
+            if name in self.study.datasets:
+                raise ValueError(f"{name!r} is in both study.datasets and study.features")
         return self
+
+    def feature_datasets(self) -> list[str]:
+        """The datasets of ``kind: embeddings`` defined under ``datasets``."""
+        return sorted(n for n, d in self.datasets.items() if d.kind == "embeddings")
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (dataset, model) the study sweeps: each image dataset × each model, then
+        each feature dataset with the model that computed it."""
+        grid = [(d, m) for d in self.study.datasets for m in self.study.models]
+        return grid + list(self.study.features.items())
+
+    def study_datasets(self) -> tuple[str, ...]:
+        """The datasets of :meth:`pairs`, in study order (image datasets first)."""
+        return tuple(dict.fromkeys(d for d, _ in self.pairs()))
+
+    def study_models(self) -> tuple[str, ...]:
+        """The models of :meth:`pairs`, in study order (``study.models`` first)."""
+        return tuple(dict.fromkeys([*self.study.models, *self.study.features.values()]))
+
+    def check_pair(self, dataset: str, model: str) -> None:
+        """A (dataset, model) the stages can run: ConfigError naming what is wrong."""
+        spec = self.dataset(dataset)
+        if spec.kind != "embeddings":
+            self.model(model)
+            return
+        listed = self.study.features.get(dataset)
+        if listed != model:
+            raise ConfigError(
+                f"dataset {dataset!r} holds precomputed embeddings of "
+                f"{listed or 'a model study.features does not name'}, not of {model!r} "
+                f"(study.features: {dict(self.study.features)})"
+            )
+
+    def feature_model(self, dataset: str) -> str:
+        """The model that computed the vectors of feature dataset ``dataset``."""
+        spec = self.dataset(dataset)
+        if spec.kind != "embeddings" or dataset not in self.study.features:
+            raise ConfigError(
+                f"dataset {dataset!r} is not under study.features (feature datasets with "
+                f"their model: {dict(self.study.features)})"
+            )
+        return self.study.features[dataset]
+
+    def table_one_column(self, dataset: str) -> str | None:
+        """The Castiel Table I column ``dataset`` is compared with (None: none)."""
+        spec = self.datasets.get(dataset)
+        column = spec.table_one if spec is not None else None
+        if column is None and dataset in typing.get_args(TableOneColumn):
+            return dataset
+        return column
 
     def dataset(self, name: str) -> PersonalDataset | LfwDataset | MuctDataset | EmbeddingsDataset:
         try:

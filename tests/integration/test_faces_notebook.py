@@ -67,6 +67,6 @@ def test_notebook_command_renders_html_and_reports_user_errors_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()  # checked before the kernel starts
     assert err == [
         "facecluster faces: error: unknown dataset 'nosuch'; "
-        "params.yaml defines ['lfw', 'muct', 'personal']"
+        "params.yaml defines ['lfw', 'muct', 'muct-published', 'personal']"
     ]
     assert not list((small_project / "reports" / "faces").glob("nosuch*"))

@@ -4,8 +4,10 @@ The project (:func:`study_fixture.make_study_project`) holds what the stages bef
 ``report`` write, through the stages' own writers — faces manifest, crops and summary,
 embeddings, embed metrics and map PNGs, subsets, and results tables from the real sweep on
 generated embeddings — for
-``personal`` and ``muct`` × ``facenet`` and ``lightcnn``, with ``lfw`` skipped.  No real face
-data is needed.
+``personal`` and ``muct`` × ``facenet`` and ``lightcnn``, with ``lfw`` skipped and ``muct``'s
+faces at 24 px (low resolution: shown, not ranked), and ``muct-published``, a dataset of
+precomputed vectors of ``facenet-20170512`` read by the features stage (no faces, maps or
+galleries; compared with Table I's MUCT column).  No real face data is needed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~45 s: sweeps + a ke
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "40-report.ipynb"
+FEATURE, FEATURE_MODEL = "muct-published", "facenet-20170512"
 METHODS = {
     "kmeans": {"n_init": 2},
     "agglomerative": {},
@@ -55,6 +58,8 @@ def build_report_site(base: Path) -> Path:
         datasets=("personal", "lfw", "muct"),
         models=("facenet", "lightcnn"),
         skipped=("lfw",),
+        low_resolution=("muct",),
+        features={FEATURE: FEATURE_MODEL},
         n_identities=4,
         per_identity=5,
         n_subsets=2,
@@ -111,26 +116,32 @@ def test_notebook_ran_with_its_parameters(site):
 def test_metrics_json_is_the_headline(site):
     metrics = json.loads((site / "reports" / "metrics.json").read_text())
     assert metrics["lfw"] == {"facenet": {"skipped": True}, "lightcnn": {"skipped": True}}
-    for dataset in ("personal", "muct"):
-        for model in ("facenet", "lightcnn"):
-            expected = best_scores(
-                read_results(site / "data" / "results" / f"{dataset}-{model}.parquet").table
-            )
-            got = metrics[dataset][model]
-            assert set(got) == set(METHODS)
-            for method, e in expected.items():
-                assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"}
-                assert got[method]["ari_mean"] == pytest.approx(e["ari_mean"], abs=1e-6)
-                assert -1 <= got[method]["ari_mean"] <= 1
+    assert metrics["muct"]["low_resolution"] is True and metrics["muct"]["face_px_median"] == 24
+    assert "low_resolution" not in metrics["personal"] and set(metrics[FEATURE]) == {FEATURE_MODEL}
+    pairs = [(d, m) for d in ("personal", "muct") for m in ("facenet", "lightcnn")]
+    for dataset, model in [*pairs, (FEATURE, FEATURE_MODEL)]:
+        expected = best_scores(
+            read_results(site / "data" / "results" / f"{dataset}-{model}.parquet").table
+        )
+        got = metrics[dataset][model]
+        assert set(got) == set(METHODS)
+        for method, e in expected.items():
+            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"}
+            assert got[method]["ari_mean"] == pytest.approx(e["ari_mean"], abs=1e-6)
+            assert -1 <= got[method]["ari_mean"] <= 1
 
 
 def test_plot_data_files(site):
     names = sorted(p.name for p in (site / "reports" / "plots").glob("*.csv"))
+    curves = ("dbscan", "meanshift", "chinese_whispers", "rank_order-k5", "rank_order-k10")
     expected = sorted(
-        f"{m}-{x}-{d}.csv"
-        for m in ("facenet", "lightcnn")
-        for x in ("dbscan", "meanshift", "chinese_whispers", "rank_order-k5", "rank_order-k10")
-        for d in ("personal", "muct")  # lfw was skipped: no results, no curve
+        [
+            f"{m}-{x}-{d}.csv"
+            for m in ("facenet", "lightcnn")
+            for x in curves
+            for d in ("personal", "muct")  # lfw was skipped: no results, no curve
+        ]
+        + [f"{FEATURE_MODEL}-{x}-{FEATURE}.csv" for x in curves]  # its one model
     )
     assert names == expected
     for name in names:  # one dvc.yaml plots entry for the folder: the same columns everywhere
@@ -150,6 +161,11 @@ def test_index_html_is_offline_and_linked(site):
     assert parser.srcs and all(s.startswith("data:image/png;base64,") for s in parser.srcs)
     links = [h for h in parser.hrefs if not h.startswith("#")]
     assert "faces/personal.html" in links and "sweep/muct-lightcnn.html" in links
+    assert f"sweep/{FEATURE}-{FEATURE_MODEL}.html" in links
+    assert (
+        f"faces/{FEATURE}.html" not in links
+        and f"embed/{FEATURE}-{FEATURE_MODEL}.html" not in links
+    )
     for href in links:  # relative, and every one resolves from reports/
         assert not href.startswith(("/", "file:")) and (site / "reports" / href).is_file(), href
     for heading in (
@@ -167,4 +183,10 @@ def test_index_html_is_offline_and_linked(site):
     assert "Dataset <code>lfw</code>" in html and "was skipped" in html
     assert html.count("<details") >= 2 * 7  # galleries of 7 methods on 2 datasets × 2 models
     assert "Which conditions are split off?" in html and "glasses" in html
+    # the low-resolution dataset: marked in the headline and explained under it
+    assert "muct (24 px faces: not ranked)" in html and "Not ranked: <code>muct</code>" in html
+    # the feature dataset: Table I beside the MUCT column, no galleries, described in the notes
+    assert f"{FEATURE} (vs Table I muct)" in html and "same checkpoint family" in html
+    assert f"No galleries for <code>{FEATURE}</code>" in html
+    assert "Precomputed vectors" in html
     assert "INFO" not in html and "facecluster.report" not in html  # logs (stderr) dropped

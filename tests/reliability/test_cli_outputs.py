@@ -15,8 +15,11 @@ from facecluster.errors import EXIT_USER_ERROR
 
 PARAMS = {
     "seed": 7,
-    "study": {"datasets": ["toy"], "models": ["facenet"]},
-    "datasets": {"toy": {"kind": "embeddings", "path": "toy-vec.npz"}},
+    "study": {"datasets": ["faces"], "models": ["facenet"], "features": {"toy": "vecs"}},
+    "datasets": {
+        "faces": {"kind": "personal", "path": "people"},
+        "toy": {"kind": "embeddings", "path": "toy-vec.npz"},
+    },
     "models": {"facenet": {"kind": "facenet"}},
     "sweep": {"n_subsets": 2, "methods": {"kmeans": {"n_init": 2}}},
     "execution": {"executor": "serial", "progress": False},
@@ -90,7 +93,8 @@ def test_render_refuses_to_overwrite_its_notebook(project, capsys):
     ("args", "message"),
     [
         (["notebook", "faces", "nosuch"], "unknown dataset 'nosuch'"),
-        (["notebook", "embed", "toy", "nomodel"], "unknown model 'nomodel'"),
+        (["notebook", "embed", "faces", "nomodel"], "unknown model 'nomodel'"),
+        (["notebook", "sweep", "toy", "facenet"], "precomputed embeddings of vecs"),
         (["notebook", "sweep", "nosuch", "facenet"], "unknown dataset 'nosuch'"),
         (["stage", "subsets", "nosuch"], "unknown dataset 'nosuch'"),
         (["stage", "weights", "nomodel"], "unknown model 'nomodel'"),

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from urllib3.exceptions import MaxRetryError, NameResolutionError
 
 from facecluster.config import LfwDataset, MuctDataset
 from facecluster.data import download as dl
@@ -245,22 +244,6 @@ def test_lfw_falls_back_to_the_copy_when_the_official_site_is_dead(
 # --------------------------------------------------------------------------------------------
 # offline, no mirror: what the faces stage calls raises the one-line UserError
 # --------------------------------------------------------------------------------------------
-@pytest.fixture()
-def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """``requests.get`` fails as it does without DNS; returns the URLs asked for."""
-    asked: list[str] = []
-
-    def no_dns(url: str, *args: object, **kwargs: object) -> requests.Response:
-        asked.append(url)
-        host = url.split("/")[2]
-        gai = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        cause = NameResolutionError(host, f"HTTPConnection(host={host!r})", gai)  # type: ignore[arg-type]
-        raise requests.exceptions.ConnectionError(MaxRetryError(None, url, cause))  # type: ignore[arg-type]
-
-    monkeypatch.setattr(dl.requests, "get", no_dns)
-    return asked
-
-
 @pytest.mark.parametrize(("variant", "mirror"), [("deepfunneled", None), ("original", "empty")])
 def test_offline_lfw_without_a_mirror_is_one_line_user_error(
     variant: str,

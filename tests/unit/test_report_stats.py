@@ -108,3 +108,16 @@ def test_parameter_transfer_needs_a_grid():
     stats = tb.grid_stats(results_frame([("muct", "facenet", "kmeans", {"n_init": 10}, [0.5])]))
     assert st.parameter_transfer(stats, method="kmeans", model="facenet").empty
     assert st.transfer_display(st.parameter_transfer(stats, method="x", model="facenet")).empty
+
+
+def test_paired_comparison_draws_no_verdict_on_a_dataset_not_ranked():
+    runs = [
+        (d, "facenet", "kmeans", {"n_init": 10}, [0.9, 0.8, 0.95, 0.85])
+        for d in ("personal", "muct")
+    ] + [(d, "facenet", "agglomerative", {}, [0.1, 0.2, 0.15, 0.05]) for d in ("personal", "muct")]
+    results = results_frame(runs)
+    best = tb.best_configs(tb.grid_stats(results))
+    out = st.paired_comparison(results, best, not_ranked={"muct": 24.0}).set_index("dataset")
+    assert out.loc["muct", "verdict"] == "not ranked (low-resolution input)"
+    assert out.loc["personal", "verdict"].startswith("kmeans better")
+    assert out.loc["muct", "mean_diff"] == pytest.approx(out.loc["personal", "mean_diff"])

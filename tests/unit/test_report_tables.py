@@ -242,3 +242,116 @@ def test_verification_and_protocol_line():
 
     line = tb.protocol_line(P())
     assert "30 random subsets of 80%" in line and "without replacement" in line and "42" in line
+
+
+def test_read_results_tables_reads_only_the_given_pairs(tmp_path, results):
+    paths = ProjectPaths.from_root(tmp_path)
+    paths.results("personal", "facenet").parent.mkdir(parents=True)
+    write_results(
+        paths.results("personal", "facenet"), Results(results[results["dataset"] == "personal"])
+    )
+    pairs = [("personal", "facenet"), ("muct-published", "facenet-20170512")]
+    _, status = read_results_tables(
+        paths, ["personal", "muct-published"], ["facenet", "facenet-20170512"], pairs=pairs
+    )
+    assert list(zip(status["dataset"], status["model"], strict=True)) == pairs
+    assert status["status"].tolist() == ["ok", "missing"]
+
+
+def test_low_resolution_threshold():
+    from facecluster.report.inputs import (
+        LOW_RESOLUTION_PX,
+        low_resolution_datasets,
+        low_resolution_label,
+        low_resolution_note,
+    )
+
+    assert LOW_RESOLUTION_PX == 64  # half LightCNN's 128 px input
+    faces = {
+        "muct": {"face_px_median": 24.0},
+        "edge": {"face_px_median": 63.9},
+        "at": {"face_px_median": 64.0},
+        "yale": {"face_px_median": 121.0},
+        "old": {"faces": 10},  # a summary written before face_px_median existed
+        "skipped": {"face_px_median": None},
+    }
+    assert low_resolution_datasets(faces) == {"muct": 24.0, "edge": 63.9}
+    assert low_resolution_label("muct", 24.0) == "muct (24 px faces: not ranked)"
+    assert low_resolution_note({}) == ""
+    note = low_resolution_note({"muct": 24.0})
+    assert "`muct` (median face 24 px)" in note and "not compared" in note
+    assert "64 px" in note and "low_resolution" in note
+
+
+def test_headline_does_not_rank_a_low_resolution_dataset(stats):
+    best = tb.best_configs(stats)
+    low = {"lfw": 24.0}
+    table = tb.headline_display(best, ["personal", "lfw"], ["facenet"])
+    styled = tb.style_headline(table, best, low)
+    ctx = styled._compute().ctx
+    cols = table.columns
+    win = {
+        (table.index[r], cols[c][0])
+        for (r, c), v in ctx.items()
+        if ("background-color", "#d9f2d9") in v
+    }
+    assert win == {("dbscan", "personal")}  # lfw's winner (dbscan) is not highlighted
+    html = styled.to_html()
+    assert "lfw (24 px faces: not ranked)" in html and "0.400 ± 0.000" in html
+    assert "not ranked" in html  # caption
+    assert set(tb.winners(best, not_ranked=["lfw"])["dataset"]) == {"personal"}
+    m = tb.headline_metrics(best, None, low)
+    assert m["lfw"]["low_resolution"] is True and m["lfw"]["face_px_median"] == 24.0
+    assert m["lfw"]["facenet"]["kmeans"]["ari_mean"] == pytest.approx(0.4)
+    assert "low_resolution" not in m["personal"]
+    assert tb.headline_metrics(best) == tb.headline_metrics(best, None, {})  # keys unchanged
+
+
+def test_headline_display_has_columns_only_for_pairs_with_results():
+    best = tb.best_configs(
+        tb.grid_stats(
+            results_frame(
+                [
+                    ("muct", "facenet", "kmeans", KM, [0.5, 0.7]),
+                    ("muct-published", "facenet-20170512", "kmeans", KM, [0.9, 0.9]),
+                ]
+            )
+        )
+    )
+    table = tb.headline_display(best, ["muct", "muct-published"], ["facenet", "facenet-20170512"])
+    assert list(dict.fromkeys((d, m) for d, m, _ in table.columns)) == [
+        ("muct", "facenet"),
+        ("muct-published", "facenet-20170512"),
+    ]
+
+
+def test_table_one_joins_datasets_to_the_column_they_are_compared_with(stats):
+    renamed = stats.assign(dataset=stats["dataset"].replace({"lfw": "lfw-published"}))
+    ref = tb.load_reference()
+    by_name = t1.table_one(renamed, ref, model="facenet")
+    assert by_name[by_name["dataset"] == "lfw-published"]["published_mean"].isna().all()
+    cols = {"personal": None, "lfw-published": "lfw"}
+    long = t1.table_one(renamed, ref, model="facenet", columns=cols)
+    km = long[(long["method"] == "kmeans") & (long["dataset"] == "lfw-published")].iloc[0]
+    assert km["table_one"] == "lfw" and km["published_mean"] == pytest.approx(0.393992)
+    assert long[long["dataset"] == "personal"]["published_mean"].isna().all()  # no column
+    assert t1.column_labels(cols, ["personal", "lfw-published"]) == {
+        "lfw-published": "lfw-published (vs Table I lfw)"
+    }
+
+
+def test_comparison_note_names_the_checkpoint_family():
+    same = t1.comparison_note(
+        "muct-published",
+        "muct",
+        model="facenet-20170512",
+        description="MUCT embedded with Sandberg's FaceNet 20170512-110547 on MTCNN 160x160 "
+        "crops of the full-resolution images",
+    )
+    assert same.startswith("muct-published × facenet-20170512 (beside Table I's muct column): ")
+    assert "published embeddings, MUCT embedded with Sandberg's FaceNet" in same
+    assert "same checkpoint family (Sandberg 20170512-110547) as the report's Keras model" in same
+    other = t1.comparison_note(
+        "mine", None, model="arcface", description="feature file x.npz", kind="precomputed"
+    )
+    assert "with no Table I column" in other and "not the report's checkpoint" in other

@@ -4,7 +4,9 @@ The results tables hold scores, not labels: the best run of each method is recom
 subset :data:`GALLERY_SUBSET` with the sweep's seeds (:mod:`facecluster.report.galleries`),
 from the embeddings, subsets, manifest and crops read through their stages' readers
 (:mod:`facecluster.stages.embed`, :mod:`~facecluster.stages.subsets`,
-:mod:`~facecluster.stages.faces`).
+:mod:`~facecluster.stages.faces`).  A dataset of precomputed vectors (``kind: embeddings``)
+has no faces stage, hence no crops to show: it gets no gallery, and the section's ``note``
+says so.
 """
 
 from __future__ import annotations
@@ -51,11 +53,16 @@ class Gallery:
 
 @dataclass(frozen=True)
 class GallerySection:
-    """Section 6: one gallery per best run; the conditions table and its verdicts."""
+    """Section 6: one gallery per best run; the conditions table and its verdicts.
+
+    ``note`` (markdown) names the datasets without galleries and why (precomputed vectors:
+    no face crops); empty when every dataset with results has its galleries.
+    """
 
     galleries: tuple[Gallery, ...] = ()
     conditions: Styler | None = None
     conditions_note: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,24 @@ def galleries_section(
     galleries: list[Gallery] = []
     cond_tables: list[pd.DataFrame] = []
     pairs = list(best.groupby(["dataset", "model"], sort=False))
+    no_crops = list(
+        dict.fromkeys(
+            d
+            for (d, _), _rows in pairs
+            if getattr(params.datasets.get(d), "kind", "") == "embeddings"
+        )
+    )
+    note = (
+        "No galleries for "
+        + ", ".join(f"`{d}`" for d in no_crops)
+        + ": precomputed vectors, without face crops to show."
+        if no_crops
+        else ""
+    )
     for (dataset, model), best_rows in tqdm(pairs, desc="galleries", unit="embedding"):
+        if dataset in no_crops:
+            log.info("no galleries for %s-%s: precomputed vectors, no crops", dataset, model)
+            continue
         inp = _read_inputs(paths, dataset, model)
         if inp is None:
             continue
@@ -137,9 +161,9 @@ def galleries_section(
                 )
                 cond_tables += _grid_conditions(inp, grid, params, run)
     if not cond_tables:
-        return GallerySection(tuple(galleries))
-    conditions, note = conditions_table(pd.concat(cond_tables, ignore_index=True))
-    return GallerySection(tuple(galleries), conditions, note)
+        return GallerySection(tuple(galleries), note=note)
+    conditions, verdicts = conditions_table(pd.concat(cond_tables, ignore_index=True))
+    return GallerySection(tuple(galleries), conditions, verdicts, note)
 
 
 def _gallery(

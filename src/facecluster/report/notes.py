@@ -1,8 +1,10 @@
 """Section 8 of the study report: why our numbers may differ from the published ones.
 
 Generated from the data (markdown): the sampling, the faces (``summary.json`` of the faces
-stage, the manifest's image sizes), the embeddings (embed metrics), the Table I cells beyond
-the published 2σ and where the best setting moved, and rank-order clustering on LFW.
+stage, the manifest's image sizes, the median face size and whether it is low resolution), the
+datasets of precomputed vectors (their features stage's metrics: source, description, files
+and sha256, counts), the embeddings (embed metrics), the Table I cells beyond the published 2σ
+and where the best setting moved, and rank-order clustering on LFW.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from facecluster.config import Params
 from facecluster.errors import UserError
 from facecluster.paths import ProjectPaths
 from facecluster.report import tables as tb
-from facecluster.report.inputs import StudyInputs
+from facecluster.report.inputs import LOW_RESOLUTION_PX, FeatureDataset, StudyInputs
 from facecluster.stages import faces as faces_stage
 from facecluster.sweep.summary import best_points
 
@@ -87,8 +89,9 @@ def reproduction_notes(
     ref_sets = tb.load_reference("castiel_datasets.csv").set_index("dataset")
     lines = ["### Sampling"]
     sizes = []
-    for d in params.study.datasets:
-        n = faces_meta.get(d, {}).get("faces")
+    for d in inputs.datasets:
+        feature = inputs.features.get(d)
+        n = feature.metrics.get("faces") if feature else faces_meta.get(d, {}).get("faces")
         if n:
             m = int(s.fraction * n)
             sizes.append(f"`{d}` {_repeat_fraction(n, m):.0%} (N = {n})")
@@ -107,7 +110,7 @@ def reproduction_notes(
             "faces per identity; its spread (2·std) is also over different random sets."
         )
     lines.append("### Faces")
-    for d in params.study.datasets:
+    for d in [d for d in inputs.datasets if d not in inputs.features]:
         fm = faces_meta.get(d, {})
         skipped = bool(fm.get(SKIP_FIELD))
         ours = (
@@ -118,18 +121,22 @@ def reproduction_notes(
             if skipped
             else "no faces metrics"
         )
-        if d in ref_sets.index:
-            r = ref_sets.loc[d]
+        column = inputs.table_one_column(d)
+        ours += _face_size_note(fm, low=d in inputs.low_resolution)
+        if column in ref_sets.index:
+            r = ref_sets.loc[column]
             theirs = (
                 f"{int(r['faces'])} faces of {int(r['identities'])} identities, OpenCV "
                 "`haarcascade_frontalface_alt2`"
             )
             extra = ""
-            if d == "personal":
+            if column != d:
+                theirs += f" (Table I's `{column}` column)"
+            if column == "personal":
                 spec = params.datasets.get(d)
                 src = Path(getattr(spec, "path", "") or "").name or "a folder"
                 extra = (
-                    f" The report's personal set was private; our `personal` is "
+                    f" The report's personal set was private; our `{d}` is "
                     f"**{src}** (a different set of people and conditions), so its row is "
                     "not a reproduction."
                 )
@@ -137,16 +144,32 @@ def reproduction_notes(
             lines.append(f"- `{d}`: ours {ours}; the report's {theirs}.{extra}")
         else:
             lines.append(f"- `{d}`: ours {ours}; not in the report.{_source_size_note(paths, d)}")
+    if inputs.features:
+        lines.append("### Precomputed vectors")
+        for feature in inputs.features.values():
+            lines.append(_feature_note(feature, inputs.table_one_column(feature.name), ref_sets))
     lines.append("### Embeddings")
-    for mname in params.study.models:
+    for mname in inputs.models:
         spec = params.models.get(mname)
-        dims = {m.get("dim") for k, m in embed_meta.items() if k.endswith(f"-{mname}")}
+        own = [f.name for f in inputs.features.values() if f.model == mname]
+        dims = {
+            m.get("dim")
+            for k, m in embed_meta.items()
+            if (m["model"] == mname if "model" in m else k.endswith(f"-{mname}"))
+        }
         dims.discard(None)
         dim = "/".join(str(x) for x in sorted(dims)) or "?"
         if spec is not None and spec.kind == "facenet":
             desc = f"FaceNet Inception-ResNet-v1, `{spec.weights}` weights, {dim}-d"
         elif spec is not None:
             desc = f"LightCNN-{spec.variant}, {dim}-d"
+        elif own:
+            names = ", ".join(f"`{d}`" for d in own)
+            lines.append(
+                f"- `{mname}`: the model that computed the precomputed vectors of {names} "
+                f"({dim}-d; described above), not run here."
+            )
+            continue
         else:
             desc = f"{dim}-d"
         lines.append(f"- `{mname}`: {desc}, L2-normalised.")
@@ -182,6 +205,56 @@ def reproduction_notes(
     if ro:
         lines += ["### Rank-order clustering on LFW", ro]
     return "\n".join(lines)
+
+
+def _face_size_note(summary: Mapping[str, Any], *, low: bool) -> str:
+    """``, median face 24 px (low resolution: not ranked)`` from a faces summary."""
+    px = summary.get("face_px_median")
+    if px is None:
+        return ""
+    text = f", median face {float(px):.0f} px (short side of the boxes, source pixels)"
+    if low:
+        text += (
+            f" — **low resolution** (below {LOW_RESOLUTION_PX} px): every face is upsampled "
+            "several-fold to the models' input, so its numbers are shown but no method is "
+            "ranked on it"
+        )
+    return text
+
+
+def _feature_note(feature: FeatureDataset, column: str | None, ref_sets: pd.DataFrame) -> str:
+    """One bullet on a dataset of precomputed vectors, from its features stage's metrics."""
+    m = feature.metrics
+    head = f"- `{feature.name}` ({feature.kind} of `{feature.model}`)"
+    if not m:
+        return head + ": no metrics (its features stage has not run)."
+    parts = [f"{head}: {feature.description.rstrip('.')}."]
+    if m.get("faces") is not None:
+        parts.append(
+            f"{m.get('faces')} vectors of {m.get('identities')} identities, {m.get('dim')}-d"
+            + (f", stored as {m['source_dtype']}" if m.get("source_dtype") else "")
+            + "."
+        )
+    if m.get("norm_min") is not None and m.get("norm_max") is not None:
+        how = "L2-normalised on read" if m.get("normalised") else "used as stored"
+        parts.append(
+            f"L2 norms as read {float(m['norm_min']):.4f}–{float(m['norm_max']):.4f} ({how})."
+        )
+    files = m.get("source_sha256") or {}
+    if files:
+        parts.append(
+            "Files read: " + "; ".join(f"`{f}` sha256 `{h}`" for f, h in files.items()) + "."
+        )
+    if column in ref_sets.index:
+        r = ref_sets.loc[column]
+        parts.append(
+            f"Compared with Table I's `{column}` column (the report's {int(r['faces'])} faces "
+            f"of {int(r['identities'])} identities, OpenCV `haarcascade_frontalface_alt2`)."
+        )
+    else:
+        parts.append("Not compared with Table I.")
+    parts.append("No faces stage: no manifest, crops, maps or galleries.")
+    return " ".join(parts)
 
 
 def _optimum_shift(long: pd.DataFrame, method: str, model: str) -> str:

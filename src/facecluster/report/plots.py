@@ -225,28 +225,37 @@ def runtime_figure(
 ) -> Figure:
     """Median seconds per fit at the best point, per method (log scale), one panel per model.
 
-    ``table`` is :func:`facecluster.report.tables.clusters_runtime_table`.
+    ``table`` is :func:`facecluster.report.tables.clusters_runtime_table`.  Each panel has a
+    bar group per dataset with results for its model (a dataset of precomputed vectors has
+    one model); a dataset keeps its colour across panels, and a panel whose datasets differ
+    from the first panel's has a legend of its own.
     """
     models = [m for m in models if m in set(table["model"])]
     fig = Figure(figsize=(9.5, 3.0), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, max(len(models), 1), squeeze=False)).ravel()
     methods = list(dict.fromkeys(table["method"]))
     present = [d for d in datasets if d in set(table["dataset"])]
-    width = 0.8 / max(len(present), 1)
+    present += [d for d in dict.fromkeys(table["dataset"]) if d not in present]
+    colors = {d: f"C{i}" for i, d in enumerate(present)}
+    first: list[str] | None = None
     for ax, model in zip(axes, models, strict=False):
-        for i, dataset in enumerate(present):
-            t = table[(table["model"] == model) & (table["dataset"] == dataset)].set_index(
-                "method"
-            )
+        rows = table[table["model"] == model]
+        here = [d for d in present if d in set(rows["dataset"])]
+        width = 0.8 / max(len(here), 1)
+        for i, dataset in enumerate(here):
+            t = rows[rows["dataset"] == dataset].set_index("method")
             y = [float(t.loc[m, "median s / fit"]) if m in t.index else np.nan for m in methods]
-            ax.bar(np.arange(len(methods)) + i * width, y, width, label=dataset, color=f"C{i}")
+            x = np.arange(len(methods)) + i * width
+            ax.bar(x, y, width, label=dataset, color=colors[dataset])
         ax.set_yscale("log")
-        ax.set_xticks(np.arange(len(methods)) + width * (len(present) - 1) / 2)
+        ax.set_xticks(np.arange(len(methods)) + width * (len(here) - 1) / 2)
         ax.set_xticklabels(methods, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel("median s per fit")
         ax.set_title(model, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-    axes[0].legend(fontsize=8)
+        if first is None or here != first:
+            ax.legend(fontsize=8)
+        first = here if first is None else first
     return fig
 
 

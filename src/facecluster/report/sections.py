@@ -21,7 +21,7 @@ Every section has an empty form (no results at all) that the notebook can displa
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -36,7 +36,7 @@ from facecluster.report import plots
 from facecluster.report import stats as st
 from facecluster.report import table_one as t1
 from facecluster.report import tables as tb
-from facecluster.report.inputs import StudyInputs, status_note
+from facecluster.report.inputs import StudyInputs, low_resolution_note, status_note
 from facecluster.stages import embed as embed_stage
 
 
@@ -64,7 +64,9 @@ def overview_section(params: Params, inputs: StudyInputs) -> Overview:
         protocol=tb.protocol_line(params),
         status=inputs.status,
         status_note=status_note(inputs.status),
-        links_html=links_html(inputs.datasets, inputs.models),
+        links_html=links_html(
+            inputs.datasets, inputs.models, pairs=inputs.pair_list(), features=inputs.features
+        ),
     )
 
 
@@ -81,20 +83,39 @@ def collapsible(body: str, summary: str, *, open_: bool = False) -> str:
     )
 
 
-def links_html(datasets: Sequence[str], models: Sequence[str]) -> str:
+def links_html(
+    datasets: Sequence[str],
+    models: Sequence[str],
+    *,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    features: Collection[str] = (),
+) -> str:
     """A table of links to the per-stage reports (faces, embed, sweep), relative to reports/.
 
     The pages are outputs of the same pipeline (``reports/<stage>/<item>.html``), so the links
-    are written without looking for the files: the report depends on none of them.
+    are written without looking for the files: the report depends on none of them.  Only the
+    (dataset, model) ``pairs`` of the study get links (default: every dataset × every model);
+    a dataset of precomputed vectors (in ``features``) has no faces or embed page (its
+    features stage writes no notebook): those cells say "precomputed vectors" instead.
     """
     head = "".join(
         f"<th>embed {html.escape(m)}</th><th>sweep {html.escape(m)}</th>" for m in models
     )
+    study = set(pairs) if pairs is not None else {(d, m) for d in datasets for m in models}
     rows = []
     for d in datasets:
-        cells = [_link(f"faces/{d}.html", "faces")]
+        feature = d in features
+        cells = ["–" if feature else _link(f"faces/{d}.html", "faces")]
         for m in models:
-            cells.append(_link(f"embed/{d}-{m}.html", f"{d}-{m}"))
+            if (d, m) not in study:
+                cells += ["", ""]
+                continue
+            cells.append(
+                '<span title="the features stage read the vectors (no faces, no embed stage)">'
+                "precomputed vectors</span>"
+                if feature
+                else _link(f"embed/{d}-{m}.html", f"{d}-{m}")
+            )
             cells.append(_link(f"sweep/{d}-{m}.html", f"{d}-{m}"))
         rows.append(
             f"<tr><th>{html.escape(d)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
@@ -110,26 +131,42 @@ def links_html(datasets: Sequence[str], models: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Headline:
-    """The best grid point of each method: styled tables and the ``metrics.json`` content."""
+    """The best grid point of each method: styled tables and the ``metrics.json`` content.
+
+    ``note`` (markdown, shown under the tables) says which datasets are not ranked and why
+    (low-resolution input, :data:`facecluster.report.inputs.LOW_RESOLUTION_PX`); empty when
+    every dataset is ranked.
+    """
 
     metrics: Mapping[str, Any]
     table: Styler | None = None
     best_settings: Styler | None = None
+    note: str = ""
 
 
 def headline_section(best: pd.DataFrame, inputs: StudyInputs) -> Headline:
-    """Section 1 (``metrics`` is :func:`facecluster.report.tables.headline_metrics`)."""
-    metrics = tb.headline_metrics(best, inputs.status)
+    """Section 1 (``metrics`` is :func:`facecluster.report.tables.headline_metrics`).
+
+    Low-resolution datasets keep their columns, but no winner is highlighted there and their
+    headers say "not ranked"; ``metrics.json`` flags them (``"low_resolution": true``).
+    """
+    low = {d: px for d, px in inputs.low_resolution.items() if d in set(best.get("dataset", ()))}
+    metrics = tb.headline_metrics(best, inputs.status, low)
     if best.empty:
         return Headline(metrics)
     datasets, models = inputs.datasets, inputs.models
     return Headline(
         metrics,
-        tb.style_headline(tb.headline_display(best, datasets, models), best),
-        tb.style_table(
-            tb.best_settings_display(best, datasets, models),
-            caption="Best grid point of each method (K=true: given the true number of identities)",
+        tb.style_headline(tb.headline_display(best, datasets, models), best, low),
+        tb.mark_not_ranked(
+            tb.style_table(
+                tb.best_settings_display(best, datasets, models),
+                caption="Best grid point of each method (K=true: given the true number of "
+                "identities)",
+            ),
+            low,
         ),
+        low_resolution_note(low),
     )
 
 
@@ -155,17 +192,30 @@ def table_one_section(stats: pd.DataFrame, inputs: StudyInputs) -> TableOne:
     if stats.empty:
         return TableOne()
     datasets = inputs.datasets
+    columns = {d: inputs.table_one_column(d) for d in datasets}
+    labels = t1.column_labels(columns, datasets)
     reference = tb.load_reference()
     styled, ari, blocks = {}, {}, {}
     for model in [m for m in inputs.models if m in set(stats["model"])]:
-        long = t1.table_one(stats, reference, model=model, score="ari")
+        long = t1.table_one(stats, reference, model=model, score="ari", columns=columns)
         ari[model] = long
         table, css = t1.table_one_display(long, datasets)
-        ari_table = tb.style_table(
-            table,
-            css,
-            caption=f"ARI, {model}: mean ± 2σ over the subsets beside the Castiel "
-            "report's Table I (Δ = ours − published; shaded: |Δ| > the published 2σ)",
+        notes = [
+            t1.comparison_note(
+                d, columns.get(d), model=model, description=f.description, kind=f.kind
+            )
+            for d, f in inputs.features.items()
+            if f.model == model and d in set(long["dataset"])
+        ]
+        ari_table = _relabel(
+            tb.style_table(
+                table,
+                css,
+                caption=f"ARI, {model}: mean ± 2σ over the subsets beside the Castiel "
+                "report's Table I (Δ = ours − published; shaded: |Δ| > the published 2σ)"
+                + "".join(f". {n}" for n in notes),
+            ),
+            labels,
         )
         other = tb.style_table(
             t1.scores_display(stats, model=model, datasets=datasets),
@@ -198,6 +248,14 @@ def table_one_section(stats: pd.DataFrame, inputs: StudyInputs) -> TableOne:
             }
         )
     return TableOne(_frozen(styled), _frozen(ari), _frozen(blocks), beyond, beyond_table)
+
+
+def _relabel(styler: Styler, labels: Mapping[str, str]) -> Styler:
+    """Show ``labels[dataset]`` as the header of a dataset column (first column level)."""
+    if not labels or styler.data.empty:
+        return styler
+    level = 0 if isinstance(styler.data.columns, pd.MultiIndex) else None
+    return styler.format_index(lambda v: labels.get(v, v), axis=1, level=level, escape="html")
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,11 +319,21 @@ class Maps:
 
 
 def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
-    """Section 5: the embed stage's UMAP / t-SNE PNGs, inline, one block per dataset."""
+    """Section 5: the embed stage's UMAP / t-SNE PNGs, inline, one block per dataset.
+
+    Only the study's pairs are looked at; a dataset of precomputed vectors has no embed stage,
+    hence no maps, and its block says so.
+    """
     blocks = []
     for i, d in enumerate(inputs.datasets):
+        if d in inputs.features:
+            blocks.append(
+                f"<details><summary>{html.escape(d)}</summary><p>Precomputed vectors (the "
+                "features stage read them): no embed stage, no embedding maps.</p></details>"
+            )
+            continue
         figs = []
-        for m in inputs.models:
+        for m in inputs.models_of(d):
             for kind in embed_stage.MAP_METHODS:
                 png = embed_stage.map_path(paths, d, m, kind)
                 if png.is_file():
@@ -305,7 +373,7 @@ def statistics_section(
     """Section 7."""
     if best.empty:
         return Statistics()
-    paired = st.paired_comparison(results, best)
+    paired = st.paired_comparison(results, best, not_ranked=inputs.low_resolution)
     paired_table = None
     if not paired.empty:
         paired_table = tb.style_table(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -77,7 +77,12 @@ def paired_difference(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95)
 
 
 def paired_comparison(
-    results: pd.DataFrame, best: pd.DataFrame, *, score: str = "ari", alpha: float = 0.05
+    results: pd.DataFrame,
+    best: pd.DataFrame,
+    *,
+    score: str = "ari",
+    alpha: float = 0.05,
+    not_ranked: Collection[str] = (),
 ) -> pd.DataFrame:
     """The best two methods of each (dataset, model), compared subset by subset.
 
@@ -91,6 +96,10 @@ def paired_comparison(
         The score compared (its best point is still chosen by mean ARI).
     alpha : float
         Level for the one-line verdict.
+    not_ranked : collection of str
+        Datasets on which no method is ranked (low-resolution input,
+        :data:`facecluster.report.inputs.LOW_RESOLUTION_PX`): their rows keep the numbers,
+        and the verdict says "not ranked".
 
     Returns
     -------
@@ -113,7 +122,9 @@ def paired_comparison(
         common = x.index.intersection(y.index).sort_values()
         res = paired_difference(x.loc[common].to_numpy(), y.loc[common].to_numpy())
         pvals = [p for p in (res["p_t"], res["p_wilcoxon"]) if not np.isnan(p)]
-        if not pvals:
+        if dataset in not_ranked:
+            verdict = "not ranked (low-resolution input)"
+        elif not pvals:
             verdict = "no test possible (identical scores or < 2 subsets)"
         elif all(p < alpha for p in pvals):
             which = "both tests" if len(pvals) == 2 else "the one defined test"

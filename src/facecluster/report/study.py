@@ -5,7 +5,9 @@
 :mod:`facecluster.report.gallery_section`, :mod:`facecluster.report.notes`) and
 
 * writes ``reports/metrics.json`` (the headline numbers, ``dvc metrics show``):
-  ``{dataset: {model: {method: {ari_mean, ari_2std, pairwise_f1}}}}``;
+  ``{dataset: {model: {method: {ari_mean, ari_2std, pairwise_f1}}}}``, and beside the models
+  of a low-resolution dataset (not ranked) ``"low_resolution": true`` and its
+  ``"face_px_median"``;
 * writes the parameter-curve data as DVC plot files
   ``reports/plots/<model>-<method>[-k<k>]-<dataset>.csv`` (:mod:`facecluster.report.plots`);
 * returns one immutable :class:`StudyReport`, a result per section, that the notebook shows
@@ -114,7 +116,8 @@ def build_study_report(
     ----------
     params : Params
         Validated study parameters (``study``, ``sweep``, ``seed``, ``report``, ``datasets``,
-        ``models`` are used).
+        ``models`` are used).  The pairs reported are ``params.pairs()``: image datasets ×
+        models, then each dataset of precomputed vectors with its own model.
     paths : ProjectPaths
         The project's locations.
     galleries : bool

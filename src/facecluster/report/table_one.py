@@ -4,6 +4,11 @@ Long tables (one row per method, setting and dataset) from the grid statistics
 (:func:`facecluster.report.tables.grid_stats`) and the package's reference data
 (``facecluster/reference/castiel_table1.csv``, ``castiel_settings.csv``); the ``*_display``
 functions make the wide tables of the HTML.
+
+Each study dataset is compared with the Table I column ``params.table_one_column(dataset)``
+names (``columns``): its own name for ``personal`` / ``lfw`` / ``muct``, or the dataset's
+``table_one:`` key, so a dataset of published MUCT embeddings (``muct-published``) sits beside
+Table I's MUCT values.  :func:`comparison_note` says in words what such a comparison is.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from facecluster.cluster.registry import ALGORITHMS
 from facecluster.report.tables import METHOD_ORDER, SCORE_NAMES, load_reference, ordered
 
 BEYOND_CSS = "background-color: #fde2cf"
+#: The checkpoint of the Castiel report's Keras FaceNet (nyoki-mtl's ``facenet_keras.h5`` was
+#: converted from Sandberg's 20170512-110547: Inception-ResNet-v1, MS-Celeb-1M, 128-d).
+REPORT_CHECKPOINT = "20170512-110547"
 
 
 def _reference_settings() -> dict[str, dict[str, float]]:
@@ -67,13 +75,27 @@ def table_one(
     *,
     model: str,
     score: str = "ari",
+    columns: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
     """Every method × grid point × dataset of one model beside Castiel's published value.
+
+    Parameters
+    ----------
+    stats : DataFrame
+        :func:`facecluster.report.tables.grid_stats`.
+    reference : DataFrame
+        ``castiel_table1.csv`` (:func:`facecluster.report.tables.load_reference`).
+    model, score : str
+        The model's rows, the score compared (the report published ARI only).
+    columns : mapping, optional
+        ``{dataset: Table I column}`` (``params.table_one_column``; None or absent: no
+        published value).  Default: each dataset is compared with the column of its name.
 
     Returns
     -------
     DataFrame
-        One row per (method, setting, dataset): ``ref_param``, ``ref_value`` (the Table I key
+        One row per (method, setting, dataset): ``table_one`` (the Table I column compared
+        with), ``ref_param``, ``ref_value`` (the Table I key
         the point maps to, None when none), ``mean``, ``two_std`` (ours over the subsets),
         ``published_mean``, ``published_2std`` (NaN where the report has no such cell — it
         published ARI only), ``diff`` (ours − published) and ``beyond`` (``|diff|`` larger
@@ -84,6 +106,7 @@ def table_one(
         "setting",
         "order",
         "dataset",
+        "table_one",
         "ref_param",
         "ref_value",
         "mean",
@@ -105,8 +128,9 @@ def table_one(
         }
     rows = []
     for rec in sub.itertuples():
+        column = columns.get(rec.dataset) if columns is not None else rec.dataset
         key = reference_key(rec.method, rec.params, settings)
-        pub = ref.get((rec.method, *key, rec.dataset)) if key else None
+        pub = ref.get((rec.method, *key, column)) if key and column else None
         mean, two_std = getattr(rec, f"{score}_mean"), getattr(rec, f"{score}_2std")
         pm, ps = pub if pub else (np.nan, np.nan)
         diff = mean - pm
@@ -116,6 +140,7 @@ def table_one(
                 "setting": rec.setting,
                 "order": rec.order,
                 "dataset": rec.dataset,
+                "table_one": column,
                 "ref_param": key[0] if key else None,
                 "ref_value": key[1] if key else None,
                 "mean": mean,
@@ -136,6 +161,8 @@ def table_one_display(
 
     Returns the table of strings and a same-shaped table of CSS (cells beyond the published
     2·std shaded).  The published and Δ columns are left out when no cell has a published value.
+    The columns are keyed by dataset; :func:`column_labels` gives the headers of the datasets
+    compared with a Table I column of another name.
     """
     if long.empty:
         return pd.DataFrame(), pd.DataFrame()
@@ -165,6 +192,44 @@ def table_one_display(
             if rec.beyond:
                 css.loc[row, (rec.dataset, "Δ")] = BEYOND_CSS
     return table, css
+
+
+def column_labels(columns: Mapping[str, str | None], datasets: Sequence[str]) -> dict[str, str]:
+    """Headers of the datasets compared with a Table I column of another name:
+    ``{"muct-published": "muct-published (vs Table I muct)"}``."""
+    return {
+        d: f"{d} (vs Table I {col})"
+        for d in datasets
+        if (col := columns.get(d)) is not None and col != d
+    }
+
+
+def comparison_note(
+    dataset: str,
+    column: str | None,
+    *,
+    model: str,
+    description: str,
+    kind: str = "published embeddings",
+) -> str:
+    """One sentence on what the Table I comparison of a feature dataset is.
+
+    ``description`` is the features stage's own (its metrics' ``description``); the sentence
+    says whether the vectors come from the report's checkpoint family
+    (:data:`REPORT_CHECKPOINT`, recognised in the description or the model name).
+    """
+    family = REPORT_CHECKPOINT.split("-")[0]
+    same = family in description or family in model
+    against = f"beside Table I's {column} column" if column else "with no Table I column"
+    text = f"{dataset} × {model} ({against}): {kind}, {description.rstrip('.')}"
+    if same:
+        text += (
+            f"; the same checkpoint family (Sandberg {REPORT_CHECKPOINT}) as the report's "
+            "Keras model, on other crops (the report's: OpenCV Haar cascade)"
+        )
+    else:
+        text += f"; not the report's checkpoint (Sandberg {REPORT_CHECKPOINT})"
+    return text + "."
 
 
 def scores_display(

@@ -26,6 +26,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from facecluster.cluster.registry import ALGORITHMS
+from facecluster.report.inputs import low_resolution_label
 from facecluster.sweep.summary import best_points, grid_summary
 
 log = logging.getLogger(__name__)
@@ -119,11 +120,18 @@ def best_configs(stats: pd.DataFrame) -> pd.DataFrame:
     return best_points(stats)
 
 
-def headline_metrics(best: pd.DataFrame, status: pd.DataFrame | None = None) -> dict:
+def headline_metrics(
+    best: pd.DataFrame,
+    status: pd.DataFrame | None = None,
+    low_resolution: Mapping[str, float] | None = None,
+) -> dict:
     """``{dataset: {model: {method: {ari_mean, ari_2std, pairwise_f1}}}}`` for ``metrics.json``.
 
     A (dataset, model) without results gets ``{"skipped": true}`` (or ``"missing"``) so that
-    ``dvc metrics show`` says so.
+    ``dvc metrics show`` says so.  A low-resolution dataset (``low_resolution``: ``{dataset:
+    median face px}``, :func:`facecluster.report.inputs.low_resolution_datasets`) keeps its
+    values and gets two keys beside its models: ``"low_resolution": true`` and
+    ``"face_px_median"`` (it is not ranked).
     """
     out: dict[str, dict] = {}
     if status is not None:
@@ -136,6 +144,9 @@ def headline_metrics(best: pd.DataFrame, status: pd.DataFrame | None = None) -> 
             "ari_2std": round(float(rec.ari_2std), 6),
             "pairwise_f1": round(float(rec.pairwise_f1_mean), 6),
         }
+    for dataset, px in (low_resolution or {}).items():
+        if dataset in out:
+            out[dataset] |= {"low_resolution": True, "face_px_median": round(float(px), 2)}
     return out
 
 
@@ -144,8 +155,13 @@ def ordered(values: Iterable[str], order: Sequence[str]) -> list[str]:
     return [v for v in order if v in values] + [v for v in values if v not in order]
 
 
-def winners(best: pd.DataFrame) -> pd.DataFrame:
-    """The method with the highest mean ARI per (dataset, model) (all methods on exact ties)."""
+def winners(best: pd.DataFrame, not_ranked: Iterable[str] = ()) -> pd.DataFrame:
+    """The method with the highest mean ARI per (dataset, model) (all methods on exact ties).
+
+    Datasets in ``not_ranked`` (the low-resolution ones) have no winner.
+    """
+    if not_ranked:
+        best = best[~best["dataset"].isin(list(not_ranked))]
     if best.empty:
         return best
     top = best.groupby(["dataset", "model"], sort=False)["ari_mean"].transform("max")
@@ -155,14 +171,24 @@ def winners(best: pd.DataFrame) -> pd.DataFrame:
 def headline_display(
     best: pd.DataFrame, datasets: Sequence[str], models: Sequence[str]
 ) -> pd.DataFrame:
-    """Wide headline: rows methods, columns (dataset, model, ``ARI ± 2σ`` | ``pairwise F1``)."""
+    """Wide headline: rows methods, columns (dataset, model, ``ARI ± 2σ`` | ``pairwise F1``).
+
+    Only the (dataset, model) pairs with results get columns (a feature dataset has one model).
+    """
     if best.empty:
         return pd.DataFrame()
     datasets = ordered(best["dataset"], datasets)
     models = ordered(best["model"], models)
     methods = ordered(best["method"], METHOD_ORDER)
+    present = set(zip(best["dataset"], best["model"], strict=True))
     cols = pd.MultiIndex.from_tuples(
-        [(d, m, c) for d in datasets for m in models for c in ("ARI ± 2σ", "pairwise F1")],
+        [
+            (d, m, c)
+            for d in datasets
+            for m in models
+            if (d, m) in present
+            for c in ("ARI ± 2σ", "pairwise F1")
+        ],
         names=["dataset", "model", ""],
     )
     table = pd.DataFrame("", index=pd.Index(methods, name="method"), columns=cols)
@@ -192,19 +218,40 @@ def best_settings_display(
     return table.reindex(index=ordered(best["method"], METHOD_ORDER), columns=cols).fillna("")
 
 
-def style_headline(table: pd.DataFrame, best: pd.DataFrame) -> Styler:
-    """The headline with the winner of each (dataset, model) highlighted."""
-    win = winners(best)
+def style_headline(
+    table: pd.DataFrame, best: pd.DataFrame, low_resolution: Mapping[str, float] | None = None
+) -> Styler:
+    """The headline with the winner of each (dataset, model) highlighted.
+
+    A low-resolution dataset (``{dataset: median face px}``) has no winner and its column
+    header says so (:func:`mark_not_ranked`).
+    """
+    low = dict(low_resolution or {})
+    win = winners(best, not_ranked=low)
     css = pd.DataFrame("", index=table.index, columns=table.columns)
     for rec in win.itertuples():
         for c in ("ARI ± 2σ", "pairwise F1"):
             if (rec.dataset, rec.model, c) in css.columns:
                 css.loc[rec.method, (rec.dataset, rec.model, c)] = WINNER_CSS
-    return (
+    caption = "Best grid point of each method (by mean ARI); winner per column highlighted"
+    if low and set(low) & set(best["dataset"]):
+        caption += " (low-resolution datasets are not ranked: see below)"
+    styler = (
         table.style.apply(lambda _: css, axis=None)
-        .set_caption("Best grid point of each method (by mean ARI); winner per column highlighted")
+        .set_caption(caption)
         .set_table_attributes('class="study-table headline"')
     )
+    return mark_not_ranked(styler, low)
+
+
+def mark_not_ranked(styler: Styler, low_resolution: Mapping[str, float] | None) -> Styler:
+    """Relabel the dataset headers (first column level) of the low-resolution datasets:
+    ``muct (24 px faces: not ranked)``; the table's keys stay the dataset names."""
+    if not low_resolution:
+        return styler
+    labels = {d: low_resolution_label(d, px) for d, px in low_resolution.items()}
+    level = 0 if isinstance(styler.data.columns, pd.MultiIndex) else None
+    return styler.format_index(lambda v: labels.get(v, v), axis=1, level=level, escape="html")
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ stage     module                                  outputs
 faces     :mod:`facecluster.stages.faces`         ``data/faces/<d>/`` (manifest, crops, summary)
 weights   :mod:`facecluster.stages.weights`       ``data/models/<m>/``
 embed     :mod:`facecluster.stages.embed`         ``data/embeddings/<d>-<m>.npz``
+features  :mod:`facecluster.stages.features`      ``data/embeddings/<d>-<m>.npz`` of a dataset of
+                                                  precomputed vectors (the embed layout)
 subsets   :mod:`facecluster.stages.subsets`       ``data/subsets/<d>.npz``
 sweep     :mod:`facecluster.stages.sweep`         ``data/results/<d>-<m>.parquet``
 report    :mod:`facecluster.stages.report`        ``reports/metrics.json``, ``reports/plots/``
@@ -22,4 +24,4 @@ lists exactly that closure; ``tests/unit/test_dvc_deps.py`` keeps them equal).
 """
 
 #: The stages, in pipeline order.
-STAGES = ("faces", "weights", "embed", "subsets", "sweep", "report")
+STAGES = ("faces", "weights", "embed", "features", "subsets", "sweep", "report")

@@ -5,7 +5,9 @@ Output ``data/embeddings/<dataset>-<model>.npz`` (read only through :func:`read_
 ``embeddings`` (n, d) float32 L2-normalised, ``labels`` (n,) identities, ``ids`` (n,) manifest
 face ids and ``relpaths`` (n,) of the clustering set, in the faces manifest's crop order;
 ``extra_embeddings`` / ``extra_relpaths`` for faces outside it (LFW images that only pairs.txt
-names); ``weights_sha256``, ``dataset``, ``model``; ``skip_reason`` ("" unless the faces stage
+names); ``weights_sha256``, ``source_sha256`` (JSON ``{file: sha256}`` of the feature files a
+dataset of precomputed vectors was read from, written by :mod:`facecluster.stages.features`;
+``{}`` here), ``dataset``, ``model``; ``skip_reason`` ("" unless the faces stage
 skipped the dataset, when every array is empty).
 
 Metrics ``data/embeddings/<dataset>-<model>.json`` (:func:`read_metrics`): counts,
@@ -16,9 +18,11 @@ drawn by the notebook.  The study report reads these, never the executed noteboo
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,7 @@ class Embeddings:
     extra_X: np.ndarray | None = None
     extra_relpaths: np.ndarray | None = None
     weights_sha256: str | None = None
+    source_sha256: Mapping[str, str] | None = None
     skip_reason: str | None = None
 
     @property
@@ -201,6 +206,7 @@ def write_embeddings(path: Path, emb: Embeddings, *, dataset: str, model: str) -
                 emb.extra_relpaths if emb.extra_relpaths is not None else np.zeros(0, str)
             ),
             "weights_sha256": emb.weights_sha256 or "",
+            "source_sha256": json.dumps(dict(emb.source_sha256 or {}), sort_keys=True),
             "dataset": dataset,
             "model": model,
             SKIP_FIELD: emb.skip_reason or "",
@@ -312,6 +318,10 @@ def read_embeddings(path: str | Path) -> Embeddings:
             path, norms.min(), norms.max(),
         )  # fmt: skip
     sha = arrays.get("weights_sha256")
+    try:
+        sources = json.loads(str(arrays["source_sha256"])) if "source_sha256" in arrays else None
+    except ValueError:
+        raise EmbeddingsError(f"{path}: 'source_sha256' is not JSON") from None
     return Embeddings(
         X,
         labels,
@@ -320,4 +330,5 @@ def read_embeddings(path: str | Path) -> Embeddings:
         extra_X=arrays.get("extra_embeddings"),
         extra_relpaths=arrays.get("extra_relpaths"),
         weights_sha256=str(sha) if sha is not None else None,
+        source_sha256=sources,
     )

@@ -163,10 +163,25 @@ def summarise(dataset: str, manifest: pd.DataFrame, extra: dict[str, Any]) -> di
         "duplicates": int((listed["status"] == "duplicate").sum()),
         "failure_reasons": dict(reasons.most_common()),
         "multi_face_images": int((study["n_faces"] > 1).sum()),
+        "face_px_median": face_px_median(study),
         "extra_images": int((~manifest["in_study"]).sum()),
         "extra_faces": int(((~manifest["in_study"]) & (manifest["status"] == "ok")).sum()),
         **extra,
     }
+
+
+def face_px_median(faces: pd.DataFrame) -> float | None:
+    """Median short side (source pixels) of the kept face boxes; None when there is none.
+
+    The resolution the models actually see: the mirror's MUCT crops give 24, LFW's
+    deep-funneled faces about 100, while FaceNet and LightCNN were trained on 160 / 128 px
+    crops of larger faces.
+    """
+    boxes = [b for b in faces["bbox"] if b is not None and len(b) == 4]
+    if not boxes:
+        return None
+    arr = np.asarray(boxes, dtype=np.float64)
+    return float(np.median(np.minimum(arr[:, 2] - arr[:, 0], arr[:, 3] - arr[:, 1])))
 
 
 # --------------------------------------------------------------------------------------------

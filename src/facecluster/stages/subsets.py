@@ -1,7 +1,8 @@
 """Stage ``subsets@<dataset>``: the ``n_subsets`` × ``fraction`` index sets of one dataset.
 
 Output ``data/subsets/<dataset>.npz``: ``indices`` (n_subsets, m) int64 row indices into the
-clustering set (the rows of every model's embeddings file, in the faces manifest's order),
+clustering set (the rows of every model's embeddings file, in the faces manifest's order; for
+a dataset of precomputed vectors, the rows of the file its features stage wrote),
 ``meta`` (JSON: the settings that drew them and a digest of the row labels, checked on every
 read) and ``skip_reason``.  Drawn once, shared by every model and method.
 """
@@ -47,17 +48,28 @@ class Subsets:
 
 
 def run(dataset: str, params: Params, paths: ProjectPaths) -> Subsets:
-    """Draw (and store) the subsets of ``dataset``; the empty form for a skipped dataset."""
-    params.dataset(dataset)  # an unknown name is a config error, before any file is read
-    faces = faces_stage.read_summary(paths, dataset)
+    """Draw (and store) the subsets of ``dataset``; the empty form for a skipped dataset.
+
+    The rows are the faces stage's clustering set, or, for a dataset of precomputed vectors,
+    the rows of the embeddings file its features stage wrote.
+    """
+    spec = params.dataset(dataset)  # an unknown name is a config error, before any file is read
     out = paths.subsets(dataset)
-    out.unlink(missing_ok=True)  # a stage rewrites its outs completely
-    if faces.skipped:
-        log.warning(
-            "dataset %s was skipped (%s): writing empty subsets", dataset, faces.skip_reason
-        )
-        return write_skipped(out, faces.skip_reason or "skipped")
-    labels = faces_stage.study_labels(paths, dataset)
+    if spec.kind == "embeddings":
+        from facecluster.stages.embed import read_embeddings
+
+        labels = read_embeddings(paths.embeddings(dataset, params.feature_model(dataset))).labels
+        labels = labels.astype(str)
+        out.unlink(missing_ok=True)
+    else:
+        faces = faces_stage.read_summary(paths, dataset)
+        out.unlink(missing_ok=True)  # a stage rewrites its outs completely
+        if faces.skipped:
+            log.warning(
+                "dataset %s was skipped (%s): writing empty subsets", dataset, faces.skip_reason
+            )
+            return write_skipped(out, faces.skip_reason or "skipped")
+        labels = faces_stage.study_labels(paths, dataset)
     indices = load_or_draw(
         out, len(labels), params.sweep, seed=params.seed, dataset=dataset, labels=labels
     )

@@ -49,7 +49,7 @@ class Results:
 
 def run(dataset: str, model: str, params: Params, paths: ProjectPaths) -> Results:
     """Run the protocol on ``data/embeddings/<dataset>-<model>.npz`` with the stage's subsets."""
-    params.dataset(dataset), params.model(model)  # unknown names: one config error
+    params.check_pair(dataset, model)  # unknown names: one config error
     emb_path = paths.embeddings(dataset, model)
     out = paths.results(dataset, model)
     emb = read_embeddings(emb_path)
@@ -60,7 +60,8 @@ def run(dataset: str, model: str, params: Params, paths: ProjectPaths) -> Result
         write_results(out, results)
         write_json(metrics_path(paths, dataset, model), {SKIP_FIELD: emb.skip_reason})
         return results
-    expected = faces_stage.study_labels(paths, dataset)
+    precomputed = params.dataset(dataset).kind == "embeddings"  # no faces manifest to match
+    expected = emb.labels.astype(str) if precomputed else faces_stage.study_labels(paths, dataset)
     if not np.array_equal(emb.labels.astype(str), expected):
         raise UserError(
             f"{emb_path} rows do not match the faces manifest of {dataset!r}; "
