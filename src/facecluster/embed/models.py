@@ -43,7 +43,9 @@ def load_embedder(
         from facecluster.embed.facenet import load_facenet, preprocess_facenet
 
         module = load_facenet(spec.weights, state_dict_path=path, device=dev)
-        pre, family = preprocess_facenet, "facenet"
+        pre, family = preprocess_facenet, "facenet"  # 2018 models: fixed standardisation
+        if spec.weights == "ms-celeb-2017":  # 20170512-110547: per-image prewhitening
+            from facecluster.embed.facenet_keras import prewhiten as pre
     else:
         from facecluster.embed.lightcnn import load_lightcnn, preprocess_lightcnn
 
