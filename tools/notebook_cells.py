@@ -216,7 +216,11 @@ display(Markdown(
     "The Castiel report's Table I beside ours (ARI), then the scores it did not publish "
     "(click a line to open or close a table). "
     "K-based methods were given the true K (`K=true`). The report's *personal* set was private: "
-    "our `personal` row is another set of faces (see the notes at the end)."))
+    "our `personal` row is another set of faces (see the notes at the end). Here every model "
+    "runs on the study's own crops (MTCNN) and subsets (without replacement); the report's "
+    "setup end to end (its model on its Haar crops, subsets drawn with replacement), with a "
+    "test per cell and the cost of each difference, is the "
+    "[reproduction report](reproduction/index.html)."))
 for model, blocks in report.table_one.html.items():
     display(Markdown(f"### {model}"))
     for block in blocks:
@@ -300,9 +304,60 @@ if report.table_one.beyond_table is not None:
     ),
 ]
 
+REPRODUCTION = [
+    ("code", 'params_path = "params.yaml"', ["parameters"]),
+    ("code", SETUP, []),
+    (
+        "code",
+        """\
+from facecluster.report import reproduction_view as view
+from facecluster.stages import reproduction as stage
+
+r = stage.run(params, paths)
+display(Markdown("# Table I reproduced, and what each difference costs"))
+display(Markdown(view.introduction(params, r)))
+display(view.sweeps_table(r))
+if not r.extraction.empty:
+    display(Markdown("### Faces found: the report's extraction here"))
+    display(view.extraction_table(r))
+    display(Markdown(view.extraction_note(r)))""",
+        [],
+    ),
+    (
+        "code",
+        """\
+display(Markdown("## 1. Table I with the report's setup: ours beside the report's 30 runs"))
+display(Markdown(view.table_note(r)))
+for column in view.columns(r):
+    display(Markdown(f"### {column}"))
+    display(view.reproduced_display(r, column))""",
+        [],
+    ),
+    (
+        "code",
+        """\
+display(Markdown("## 2. Deviation account: one factor at a time, from the report's setup"))
+display(Markdown(view.effects_note(r)))
+for column in view.effect_columns(r):
+    display(Markdown(f"### {column}"))
+    display(view.effects_display(r, column))""",
+        [],
+    ),
+    (
+        "code",
+        """\
+display(Markdown("## 3. The report's claims, tested"))
+display(Markdown(view.claims_markdown(r)))
+if not r.conditions.empty:
+    display(view.conditions_display(r))""",
+        [],
+    ),
+]
+
 NOTEBOOKS = {
     "10-faces.ipynb": FACES,
     "20-embed.ipynb": EMBED,
     "30-sweep.ipynb": SWEEP,
     "40-report.ipynb": REPORT,
+    "50-reproduction.ipynb": REPRODUCTION,
 }

@@ -37,7 +37,9 @@ STAGE_ARGS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "features": (("dataset",), None),
     "subsets": (("dataset",), None),
     "sweep": (("dataset", "model"), "30-sweep.ipynb"),
+    "table_one": (("sweep",), None),
     "report": ((), "40-report.ipynb"),
+    "reproduction": ((), "50-reproduction.ipynb"),
 }
 
 
@@ -100,7 +102,8 @@ def _cmd_notebook(args: argparse.Namespace) -> int:
     )
     from facecluster.report.render import render_html
 
-    title = "Face clustering study" if args.name == "report" else f"{args.name}: {stem}"
+    titles = {"report": "Face clustering study", "reproduction": "Table I reproduced"}
+    title = titles.get(args.name, f"{args.name}: {stem}")
     html = render_html(out, title=title)
     log.info("wrote %s (%.1f MB)", html, html.stat().st_size / 1e6)
     return 0

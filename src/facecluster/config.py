@@ -25,7 +25,9 @@ from pydantic import (
 from facecluster.cluster._validation import ConstraintError
 from facecluster.errors import UserError
 
-DetectorName = Literal["mtcnn", "haar", "none"]
+#: ``haar-castiel``: the Castiel report's extraction as a fixed preset
+#: (:mod:`facecluster.faces.castiel`: first Haar face, border rule, ±5 px, scikit-image resize).
+DetectorName = Literal["mtcnn", "haar", "haar-castiel", "none"]
 
 
 class ConfigError(UserError, ValueError):
@@ -353,6 +355,56 @@ class StudySettings(Strict):
     )
 
 
+#: The methods of the Castiel report's Table I, in its order.
+TABLE_ONE_METHODS = ("kmeans", "agglomerative", "spectral", "dbscan", "meanshift")
+
+
+class TableOneSweep(Strict):
+    """One sweep of Table I's methods: a dataset, the model that embeds it, the sampling."""
+
+    dataset: str
+    model: str
+    replace: bool = Field(description="draw the subsets with replacement (the report did)")
+    n_subsets: int | None = Field(
+        default=None,
+        ge=2,
+        description="subsets of this sweep (default sweep.n_subsets): the first ones of the "
+        "dataset's keyed stream, so a factor sweep with fewer subsets pairs with the report "
+        "setup's first ones",
+    )
+
+
+class TableOneSettings(Strict):
+    """Table I reproduced with the report's setup, and what each difference of ours costs.
+
+    ``sweeps`` are named ``<setup>-<column>`` (column: personal, lfw or muct, the dataset's
+    Table I column).  Setup ``report`` is the report's setup end to end; every other setup
+    changes one factor of it — the sampling (``replace``), the detector (a dataset of the same
+    source with another ``detector``) or the model — and the reproduction report measures
+    what that factor costs, cell by cell.
+    """
+
+    datasets: list[str] = Field(
+        default_factory=list,
+        description="image datasets only these sweeps use (faces + embeddings of every model "
+        "of `models`, stages table-one-faces / table-one-embed)",
+    )
+    models: list[str] = Field(default_factory=list)
+    methods: list[Literal["kmeans", "agglomerative", "spectral", "dbscan", "meanshift"]] = Field(
+        default_factory=lambda: list(TABLE_ONE_METHODS),
+        description="the methods swept (their grids: sweep.methods)",
+    )
+    sweeps: dict[str, TableOneSweep] = Field(default_factory=dict)
+
+    def setups(self) -> dict[str, dict[str, str]]:
+        """``{setup: {column: sweep name}}`` from the sweep names, in params order."""
+        out: dict[str, dict[str, str]] = {}
+        for name in self.sweeps:
+            setup, _, column = name.rpartition("-")
+            out.setdefault(setup, {})[column] = name
+        return out
+
+
 class Params(Strict):
     seed: int = Field(ge=0)
     study: StudySettings
@@ -363,6 +415,7 @@ class Params(Strict):
     embed: EmbedSettings = EmbedSettings()
     sweep: SweepSettings = SweepSettings()
     report: ReportSettings = ReportSettings()
+    table_one: TableOneSettings = TableOneSettings()
     execution: ExecutionSettings = ExecutionSettings()
 
     @model_validator(mode="after")
@@ -394,7 +447,84 @@ class Params(Strict):
                 )
             if name in self.study.datasets:
                 raise ValueError(f"{name!r} is in both study.datasets and study.features")
+        self._check_table_one()
         return self
+
+    def _check_table_one(self) -> None:
+        """Table I sweeps name defined datasets and models, ``<setup>-<column>`` names agree
+        with each dataset's column, and every setup differs from ``report`` in one factor."""
+        t1 = self.table_one
+        for name in t1.datasets:
+            if name not in self.datasets or self.datasets[name].kind == "embeddings":
+                raise ValueError(f"table_one.datasets names {name!r}, not an image dataset")
+            if name in self.study.datasets:
+                raise ValueError(
+                    f"{name!r} is in study.datasets and table_one.datasets (its faces "
+                    "and embeddings would be written by two stages): list it once"
+                )
+        for name in t1.models:
+            if name not in self.study.models:  # the weights stage fans out over study.models
+                raise ValueError(f"table_one.models names {name!r}, which is not in study.models")
+        embedded = {(d, m) for d in t1.datasets for m in t1.models}
+        embedded |= set(self.pairs())
+        for name, sweep in t1.sweeps.items():
+            setup, _, column = name.rpartition("-")
+            where = f"table_one.sweeps.{name}"
+            if not setup or column not in typing.get_args(TableOneColumn):
+                raise ValueError(f"{where}: name it <setup>-<column> (personal, lfw or muct)")
+            if sweep.dataset not in self.datasets:
+                raise ValueError(f"{where}: unknown dataset {sweep.dataset!r}")
+            if (sweep.dataset, sweep.model) not in embedded:
+                raise ValueError(
+                    f"{where}: no stage embeds {sweep.dataset!r} with {sweep.model!r} (add them "
+                    "to table_one.datasets / table_one.models, or to the study)"
+                )
+            if self.table_one_column(sweep.dataset) != column:
+                raise ValueError(
+                    f"{where}: dataset {sweep.dataset!r} is compared with Table I's "
+                    f"{self.table_one_column(sweep.dataset)!r} column, not {column!r}"
+                )
+        setups = t1.setups()
+        if t1.sweeps and "report" not in setups:
+            raise ValueError("table_one.sweeps needs the report's setup: report-<column>")
+        for setup, columns in setups.items():
+            for column, name in columns.items():
+                if setup != "report" and column not in setups["report"]:
+                    raise ValueError(
+                        f"table_one.sweeps.{name}: no report-{column} to compare it with"
+                    )
+                if setup != "report" and len(self.table_one_factors(name)) != 1:
+                    raise ValueError(
+                        f"table_one.sweeps.{name} must differ from report-{column} in exactly "
+                        f"one factor (sampling, detector or model), not "
+                        f"{self.table_one_factors(name) or 'none'}"
+                    )
+
+    def table_one_factors(self, sweep: str) -> dict[str, tuple[Any, Any]]:
+        """What Table I sweep ``sweep`` changes from the report's setup of its column:
+        ``{factor: (report's value, this sweep's)}``, factors ``sampling`` (replace),
+        ``detector``, ``model`` (``source``: a dataset of another kind or source)."""
+        t1 = self.table_one
+        mine = t1.sweeps[sweep]
+        column = sweep.rpartition("-")[2]
+        base = t1.sweeps[f"report-{column}"]
+        out: dict[str, tuple[Any, Any]] = {}
+        if base.replace != mine.replace:
+            out["sampling"] = (
+                "with replacement" if base.replace else "without",
+                "with replacement" if mine.replace else "without",
+            )
+        if base.dataset != mine.dataset:
+            a, b = self.datasets[base.dataset], self.datasets[mine.dataset]
+            how = {"detector", "face_select", "pairs_faces", "table_one"}  # not the images
+            same_source = a.model_dump(exclude=how) == b.model_dump(exclude=how)
+            if same_source and a.kind != "embeddings":
+                out["detector"] = (a.detector, b.detector)
+            else:
+                out["source"] = (base.dataset, mine.dataset)
+        if base.model != mine.model:
+            out["model"] = (base.model, mine.model)
+        return out
 
     def feature_datasets(self) -> list[str]:
         """The datasets of ``kind: embeddings`` defined under ``datasets``."""

@@ -74,6 +74,13 @@ class ProjectPaths:
     def results(self, dataset: str, model: str) -> Path:
         return self.data / "results" / f"{dataset}-{model}.parquet"
 
+    def table_one(self, sweep: str) -> Path:
+        """Results of Table I sweep ``sweep`` (``<setup>-<column>``)."""
+        return self.data / "table_one" / f"{sweep}.parquet"
+
+    def table_one_subsets(self, sweep: str) -> Path:
+        return self.data / "table_one" / f"{sweep}-subsets.npz"
+
     def report_dir(self, stage: str) -> Path:
         return self.reports / stage
 

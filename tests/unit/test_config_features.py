@@ -18,7 +18,7 @@ def _base(project_root: Path) -> dict:
 def _with_file(project_root: Path, **spec) -> dict:
     data = _base(project_root)
     data["datasets"]["mine"] = {"kind": "embeddings", **spec}
-    data["study"]["features"] = {"mine": "my-model"}
+    data["study"]["features"]["mine"] = "my-model"
     return data
 
 

@@ -134,7 +134,7 @@ def test_winners_keep_exact_ties():
 
 
 def test_reference_key_matches_report_settings_only():
-    settings = t1._reference_settings()
+    settings = t1.reference_settings()
     assert t1.reference_key("kmeans", {"n_init": 10}, settings) == ("n_clusters", "true")
     assert t1.reference_key("kmeans", {"n_init": 2}, settings) is None
     assert t1.reference_key("agglomerative", {}, settings) == ("n_clusters", "true")

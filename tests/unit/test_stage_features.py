@@ -32,6 +32,7 @@ def _project(tmp_path, project_root, **spec):
     data["execution"] = SERIAL
     data["datasets"]["vec"] = {"kind": "embeddings", **spec}
     data["study"]["features"] = {"vec": "net"}
+    del data["table_one"]  # its report-muct sweep needs muct-published in the study
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     return parse_params(data), ProjectPaths(tmp_path)

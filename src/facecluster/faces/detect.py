@@ -239,15 +239,20 @@ def make_detector(name: str, settings: DetectorSettings, device: str = "auto") -
     """The detector named in a dataset's ``detector`` setting.
 
     MTCNN and Haar are wrapped in :class:`BoundedDetector` unless ``settings.max_side`` is
-    None; ``none`` is not (it reads nothing but the image size).
+    None; ``none`` is not (it reads nothing but the image size), nor is the ``haar-castiel``
+    preset (the report detected on the full image).
     """
     det: Detector
     if name == "mtcnn":
         det = MtcnnDetector(settings.mtcnn, device)
     elif name == "haar":
         det = HaarDetector(settings.haar)
+    elif name == "haar-castiel":  # the report ran its cascade on the full image
+        from facecluster.faces.castiel import CastielHaarDetector
+
+        return CastielHaarDetector()
     elif name == "none":
         return WholeImage()
     else:
-        raise ValueError(f"unknown detector {name!r} (known: mtcnn, haar, none)")
+        raise ValueError(f"unknown detector {name!r} (known: mtcnn, haar, haar-castiel, none)")
     return det if settings.max_side is None else BoundedDetector(det, settings.max_side)

@@ -26,9 +26,11 @@ import pandas as pd
 import pyarrow as pa
 
 STATUSES = (
-    "ok", "no_face", "not_image", "corrupt", "unreadable", "detector_error", "ignored",
-    "duplicate",
+    "ok", "no_face", "border_face", "not_image", "corrupt", "unreadable", "detector_error",
+    "ignored", "duplicate",
 )  # fmt: skip
+#: ``border_face``: the ``haar-castiel`` preset dropped the image, its first face starting
+#: within 10 px of the left or top border (the Castiel report's rule).
 #: Rows recorded for the record but not counted among the images: a file beside the person
 #: folders (a README), a second path (link) to a folder or image already listed.
 NOT_COUNTED = ("ignored", "duplicate")

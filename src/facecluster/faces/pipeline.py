@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from facecluster.config import CropSettings, DetectorSettings, ExecutionSettings
 from facecluster.data.catalog import DatasetListing
 from facecluster.data.images import ImageLoadError, load_image_rgb
+from facecluster.faces import castiel
 from facecluster.faces.align import facenet_crop, lightcnn_crop
 from facecluster.faces.detect import Detection, choose_face, make_detector
 
@@ -101,7 +102,7 @@ def detect_and_crop(
     margin = detector.mtcnn.margin if detector_name == "mtcnn" else detector.haar.margin
     if detector_name == "none":
         margin = 0
-    crop = _Cropper(face_select, margin, crops_f, crops_l)
+    crop = _Cropper(face_select, margin, crops_f, crops_l, preset=detector_name == "haar-castiel")
     bar = tqdm(
         total=len(records), desc=f"faces {name}", unit="img", disable=not execution.progress
     )
@@ -151,13 +152,16 @@ class _Cropper:
     """Detect on one batch, choose a face per image and write its crops (full-size pixels).
 
     Writes crop ``n_crops``, ``n_crops + 1``, … of ``facenet``/``lightcnn`` in the batch's order
-    and fills each batch row in place; called, it returns the new crop count.
+    and fills each batch row in place; called, it returns the new crop count.  ``preset``: the
+    Castiel report's choice and FaceNet crop (:mod:`facecluster.faces.castiel`) instead of
+    ``face_select`` and the margin.
     """
 
     face_select: str
     margin: int
     facenet: np.ndarray
     lightcnn: np.ndarray
+    preset: bool = False
 
     def __call__(self, det, batch: list[tuple[np.ndarray, dict]], n_crops: int) -> int:
         fsize, lsize = self.facenet.shape[1], self.lightcnn.shape[1]
@@ -170,9 +174,20 @@ class _Cropper:
             if not dets:
                 row["status"], row["reason"] = "no_face", "no face detected"
                 continue
-            best = choose_face(dets, self.face_select, img.shape[1], img.shape[0])
+            if self.preset:
+                chosen = castiel.choose(dets)
+                if chosen.face is None:
+                    row["status"], row["reason"] = "border_face", chosen.reason
+                    continue
+                best = chosen.face
+            else:
+                best = choose_face(dets, self.face_select, img.shape[1], img.shape[0])
             try:
-                self.facenet[n_crops] = facenet_crop(img, best, fsize, self.margin)
+                self.facenet[n_crops] = (
+                    castiel.crop(img, best, fsize)
+                    if self.preset
+                    else facenet_crop(img, best, fsize, self.margin)
+                )
                 self.lightcnn[n_crops] = lightcnn_crop(img, best, lsize)
             except ValueError as exc:
                 row["status"], row["reason"] = "detector_error", f"crop failed: {exc}"

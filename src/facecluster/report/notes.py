@@ -175,8 +175,11 @@ def reproduction_notes(
         lines.append(f"- `{mname}`: {desc}, L2-normalised.")
     lines.append(
         "- The report used FaceNet trained on MS-Celeb-1M (128-d, Sandberg's "
-        "20170512-110547). Distances between L2-normalised vectors of another network "
-        "have another scale, so the best eps / bandwidth can move (below)."
+        "20170512-110547: weights `ms-celeb-2017` above, where the study runs it). Distances "
+        "between L2-normalised vectors of another network have another scale, so the best "
+        "eps / bandwidth can move (below). The report's setup end to end — that model on its "
+        "own Haar crops, subsets drawn with replacement — and what each difference costs are "
+        "in the [reproduction report](reproduction/index.html)."
     )
     if not verification.empty:
         accs = ", ".join(

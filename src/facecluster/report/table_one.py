@@ -30,7 +30,7 @@ BEYOND_CSS = "background-color: #fde2cf"
 REPORT_CHECKPOINT = "20170512-110547"
 
 
-def _reference_settings() -> dict[str, dict[str, float]]:
+def reference_settings() -> dict[str, dict[str, float]]:
     ref = load_reference("castiel_settings.csv")
     out: dict[str, dict[str, float]] = {}
     for rec in ref.itertuples():
@@ -119,7 +119,7 @@ def table_one(
     if stats.empty:
         return pd.DataFrame(columns=cols)
     sub = stats[stats["model"] == model]
-    settings = _reference_settings()
+    settings = reference_settings()
     ref = {}
     if score == "ari":
         ref = {

@@ -58,7 +58,8 @@ def load_reference(name: str = "castiel_table1.csv") -> pd.DataFrame:
     ``"0.1"`` … for eps / bandwidth).
     """
     path = reference_path(name)
-    dtype = {"value": str} if name in ("castiel_table1.csv", "castiel_settings.csv") else None
+    texts = ("castiel_table1.csv", "castiel_table1_runs.csv", "castiel_settings.csv")
+    dtype = {"value": str} if name in texts else None
     return pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""])
 
 

@@ -11,6 +11,10 @@ features  :mod:`facecluster.stages.features`      ``data/embeddings/<d>-<m>.npz`
                                                   precomputed vectors (the embed layout)
 subsets   :mod:`facecluster.stages.subsets`       ``data/subsets/<d>.npz``
 sweep     :mod:`facecluster.stages.sweep`         ``data/results/<d>-<m>.parquet``
+table_one :mod:`facecluster.stages.table_one`     ``data/table_one/<setup>-<column>.parquet``
+                                                  (a Table I sweep: the report's setup, or one
+                                                  factor of it changed)
+reproduc… :mod:`facecluster.stages.reproduction`  ``reports/reproduction/metrics.json``
 report    :mod:`facecluster.stages.report`        ``reports/metrics.json``, ``reports/plots/``
 ========  =====================================  ==============================================
 
@@ -24,4 +28,7 @@ lists exactly that closure; ``tests/unit/test_dvc_deps.py`` keeps them equal).
 """
 
 #: The stages, in pipeline order.
-STAGES = ("faces", "weights", "embed", "features", "subsets", "sweep", "report")
+STAGES = (
+    "faces", "weights", "embed", "features", "subsets", "sweep", "table_one", "reproduction",
+    "report",
+)  # fmt: skip

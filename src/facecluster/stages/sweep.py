@@ -50,15 +50,40 @@ class Results:
 def run(dataset: str, model: str, params: Params, paths: ProjectPaths) -> Results:
     """Run the protocol on ``data/embeddings/<dataset>-<model>.npz`` with the stage's subsets."""
     params.check_pair(dataset, model)  # unknown names: one config error
+    return sweep_stage_embeddings(
+        dataset,
+        model,
+        params,
+        paths,
+        out=paths.results(dataset, model),
+        subsets_path=paths.subsets(dataset),
+        metrics_path=metrics_path(paths, dataset, model),
+    )
+
+
+def sweep_stage_embeddings(
+    dataset: str,
+    model: str,
+    params: Params,
+    paths: ProjectPaths,
+    *,
+    out: Path,
+    subsets_path: Path,
+    metrics_path: Path,
+) -> Results:
+    """The protocol of ``params.sweep`` on a stage's embeddings of ``dataset`` × ``model``.
+
+    The rows are checked against the faces manifest (a dataset of precomputed vectors has
+    none); a skipped dataset gets the empty table and a metrics file naming the reason.
+    """
     emb_path = paths.embeddings(dataset, model)
-    out = paths.results(dataset, model)
     emb = read_embeddings(emb_path)
     if emb.skipped:
         log.warning("dataset %s was skipped: writing an empty results table", dataset)
         shutil.rmtree(checkpoint_dir(out), ignore_errors=True)  # parts of an earlier run
         results = Results(finalise([]), emb.skip_reason)
         write_results(out, results)
-        write_json(metrics_path(paths, dataset, model), {SKIP_FIELD: emb.skip_reason})
+        write_json(metrics_path, {SKIP_FIELD: emb.skip_reason})
         return results
     precomputed = params.dataset(dataset).kind == "embeddings"  # no faces manifest to match
     expected = emb.labels.astype(str) if precomputed else faces_stage.study_labels(paths, dataset)
@@ -73,8 +98,8 @@ def run(dataset: str, model: str, params: Params, paths: ProjectPaths) -> Result
         params,
         dataset=dataset,
         model=model,
-        subsets_path=paths.subsets(dataset),
-        metrics_path=metrics_path(paths, dataset, model),
+        subsets_path=subsets_path,
+        metrics_path=metrics_path,
     )
 
 
