@@ -220,7 +220,7 @@ display(Markdown(
     "runs on the study's own crops (MTCNN) and subsets (without replacement); the report's "
     "setup end to end (its model on its Haar crops, subsets drawn with replacement), with a "
     "test per cell and the cost of each difference, is the "
-    "[reproduction report](reproduction/index.html)."))
+    "reproduction report (`reports/reproduction/index.html`, stage `reproduction`)."))
 for model, blocks in report.table_one.html.items():
     display(Markdown(f"### {model}"))
     for block in blocks:

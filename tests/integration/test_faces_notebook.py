@@ -67,6 +67,7 @@ def test_notebook_command_renders_html_and_reports_user_errors_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()  # checked before the kernel starts
     assert err == [
         "facecluster faces: error: unknown dataset 'nosuch'; "
-        "params.yaml defines ['lfw', 'muct', 'muct-published', 'personal']"
+        "params.yaml defines ['lfw', 'lfw-castiel', 'muct', 'muct-published', 'personal', "
+        "'personal-castiel']"
     ]
     assert not list((small_project / "reports" / "faces").glob("nosuch*"))

@@ -126,3 +126,44 @@ def test_pipeline_applies_the_preset(monkeypatch, tmp_path):
     assert second["status"] == "ok" and out.n_crops == 1
     img = np.asarray(Image.open(records[1].path).convert("RGB"))
     np.testing.assert_array_equal(out.facenet[0], castiel.crop(img, face(20, 20, 40, 40), 160))
+
+
+def test_border_and_first_face_rules_on_a_constructed_image(shared_data):
+    """A real Yale face pasted on a canvas with the real cascade: well inside, it is kept with
+    the ±5 px crop; cut so the cascade's box starts a few px from the left edge, the image is
+    dropped; both on one canvas, the preset keeps OpenCV's first detection, not the other."""
+    from PIL import Image
+
+    face_img = np.asarray(Image.open(shared_data / "yale" / "subject01" / "subject01.normal"))
+    face_img = np.stack([face_img] * 3, axis=-1)
+    det = castiel.CastielHaarDetector()
+    (found,) = det.detect([face_img])
+    assert len(found) == 1
+    x1, y1, x2, y2 = (int(v) for v in found[0].box)
+    patch = face_img[max(y1 - 30, 0) : y2 + 30, max(x1 - 30, 0) : x2 + 30]
+    h, w = patch.shape[:2]
+
+    inside = np.full((h + 80, w + 80, 3), 128, np.uint8)
+    inside[40 : 40 + h, 40 : 40 + w] = patch
+    chosen = castiel.choose(det.detect([inside])[0])
+    assert chosen.face is not None and chosen.face.box[0] >= castiel.BORDER_PX
+    assert castiel.crop(inside, chosen.face).shape == (160, 160, 3)
+
+    cut = patch[:, 30 + 6 :]  # the cascade's box now starts a few px from the left edge
+    edge = np.full((h + 80, cut.shape[1] + 40, 3), 128, np.uint8)
+    edge[40 : 40 + h, : cut.shape[1]] = cut
+    (near,) = det.detect([edge])
+    assert len(near) == 1 and near[0].box[0] < castiel.BORDER_PX
+    dropped = castiel.choose(near)
+    assert dropped.face is None and "left border" in dropped.reason
+
+    both = np.full((h + 80, cut.shape[1] + w + 80, 3), 128, np.uint8)
+    both[40 : 40 + h, : cut.shape[1]] = cut
+    both[40 : 40 + h, cut.shape[1] + 40 : cut.shape[1] + 40 + w] = patch
+    (two,) = det.detect([both])
+    assert len(two) == 2 and {d.box[0] < castiel.BORDER_PX for d in two} == {True, False}
+    first = castiel.choose(two)
+    if two[0].box[0] < castiel.BORDER_PX:
+        assert first.face is None  # the good second face does not replace it
+    else:
+        assert first.face is two[0]

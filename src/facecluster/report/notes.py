@@ -179,7 +179,7 @@ def reproduction_notes(
         "between L2-normalised vectors of another network have another scale, so the best "
         "eps / bandwidth can move (below). The report's setup end to end — that model on its "
         "own Haar crops, subsets drawn with replacement — and what each difference costs are "
-        "in the [reproduction report](reproduction/index.html)."
+        "in the reproduction report (`reports/reproduction/index.html`, stage `reproduction`)."
     )
     if not verification.empty:
         accs = ", ".join(

@@ -133,14 +133,22 @@ def effects_note(r) -> str:
         "Each factor alone switched from the report's setup to the study's default; Δ = "
         "mean ARI with the factor switched − with the report's setup, and its 95 % confidence "
         "interval: paired over subsets where both sweeps clustered the same subsets of the "
-        "same faces (the model factors), Welch's interval otherwise (sampling and detector "
-        "change the subsets or the faces). Largest effects:",
+        "same faces (the model factors; a factor sweep with fewer subsets ran the first ones "
+        "of the same stream), Welch's interval otherwise (sampling, detector and the MUCT "
+        "crops change the subsets or the faces). Bold: the interval excludes 0. The column "
+        "'report setup (ours)' is our mean on the subsets the comparison used. Largest "
+        "effects:",
         "",
     ]
     for (factor, column), part in r.effects.groupby(["factor", "column"], sort=False):
         row = rep.largest(part)
+        how = (
+            f"paired over {int(row.n_other)} subsets"
+            if row.paired
+            else f"{int(row.n_other)} vs {int(row.n_base)} subsets, unpaired"
+        )
         lines.append(
-            f"- **{factor}**, {column}: mean |Δ| {part['delta'].abs().mean():.3f} over "
+            f"- **{factor}**, {column} ({how}): mean |Δ| {part['delta'].abs().mean():.3f} over "
             f"{len(part)} cells; largest {rep.cell_label(row.method, row.parameter, row.value)} "
             f"{row.delta:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]"
         )
