@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from facecluster.report.stats import paired_difference
-from facecluster.report.table_one import reference_key, reference_settings
+from facecluster.report.table_one import reference_key, reference_settings, reference_value
 from facecluster.sweep.summary import best_points
 
 #: A difference of mean ARI smaller than this is not worth a flag, however significant.
@@ -70,11 +70,8 @@ def cell_scores(results: pd.DataFrame) -> pd.DataFrame:
 
 def reference_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The published runs with ``value`` keyed like :func:`cell_scores` (``column`` named)."""
-    out = runs.rename(columns={"dataset": "column"}).copy()
-    out["value"] = [
-        "true" if str(v).strip().lower() == "true" else round(float(v), 6) for v in out["value"]
-    ]
-    return out
+    out = runs.rename(columns={"dataset": "column"})
+    return out.assign(value=[reference_value(v) for v in out["value"]])
 
 
 def _two_sample(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

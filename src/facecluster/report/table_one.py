@@ -38,7 +38,7 @@ def reference_settings() -> dict[str, dict[str, float]]:
     return out
 
 
-def _ref_value(value: Any) -> str | float:
+def reference_value(value: Any) -> str | float:
     """A Table I value as a lookup key: ``"true"`` or the number rounded to 6 decimals."""
     text = str(value).strip().lower()
     return text if text == "true" else round(float(value), 6)
@@ -66,7 +66,7 @@ def reference_key(
     axes = [a for a in spec.grid.axis_names() if a in params]
     if len(axes) != 1:
         return None
-    return (axes[0], _ref_value(params[axes[0]]))
+    return (axes[0], reference_value(params[axes[0]]))
 
 
 def table_one(
@@ -123,7 +123,7 @@ def table_one(
     ref = {}
     if score == "ari":
         ref = {
-            (r.method, r.parameter, _ref_value(r.value), r.dataset): (r.ari_mean, r.ari_2std)
+            (r.method, r.parameter, reference_value(r.value), r.dataset): (r.ari_mean, r.ari_2std)
             for r in reference.itertuples()
         }
     rows = []

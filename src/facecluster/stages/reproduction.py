@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,12 +40,12 @@ class Reproduction:
     sweeps: pd.DataFrame  # each sweep: setup, column, dataset, model, replace, faces, status
     extraction: pd.DataFrame  # faces found per dataset of the sweeps, beside the report's
     missing: tuple[str, ...] = ()
-    notes: dict[str, Any] = field(default_factory=dict)
 
 
-def _sweep_rows(params: Params, paths: ProjectPaths) -> tuple[pd.DataFrame, dict, dict]:
-    """Per sweep: its description; its cell scores; its subsets (None where not run)."""
-    rows, cells, subsets = [], {}, {}
+def _sweep_rows(params: Params, paths: ProjectPaths) -> tuple[pd.DataFrame, dict, dict, dict]:
+    """Per sweep: its description; and, for the sweeps that ran, their results tables, cell
+    scores and ``(dataset, subset indices)``."""
+    rows, tables, cells, subsets = [], {}, {}, {}
     for name, spec in params.table_one.sweeps.items():
         setup, _, column = name.rpartition("-")
         status, n = "ok", math.nan
@@ -57,6 +57,7 @@ def _sweep_rows(params: Params, paths: ProjectPaths) -> tuple[pd.DataFrame, dict
         if results is not None and results.skipped:
             status = f"skipped: {results.skip_reason}"
         elif results is not None:
+            tables[name] = results.table
             cells[name] = rep.cell_scores(results.table)
             n = int(results.table["n"].iloc[0]) if len(results.table) else math.nan
             sub = read_subsets(paths.table_one_subsets(name))
@@ -75,32 +76,34 @@ def _sweep_rows(params: Params, paths: ProjectPaths) -> tuple[pd.DataFrame, dict
             }
         )
     table = pd.DataFrame(rows).astype({"subset size": "Int64"})
-    return table, cells, subsets
+    return table, tables, cells, subsets
 
 
 def deviation_effects(params: Params, cells: dict, subsets: dict) -> pd.DataFrame:
     """Every non-report sweep against the report setup of its column, cell by cell."""
     frames = []
-    for name in params.table_one.sweeps:
-        setup, _, column = name.rpartition("-")
-        base = f"report-{column}"
-        if setup == "report" or name not in cells or base not in cells:
-            continue
-        ((factor, change),) = params.table_one_factors(name).items()
-        d0, s0 = subsets[base]
-        d1, s1 = subsets[name]
-        n = min(len(s0), len(s1))  # a sweep with fewer subsets drew the first ones
-        paired = d0 == d1 and s0.shape[1:] == s1.shape[1:] and np.array_equal(s0[:n], s1[:n])
-        eff = rep.factor_effect(cells[base], cells[name], paired=paired)
-        frames.append(
-            eff.assign(setup=setup, column=column, factor=rep.factor_label(factor, change))
-        )
+    setups = params.table_one.setups()
+    for setup, columns in setups.items():
+        for column, name in columns.items():
+            base = setups["report"][column]
+            if setup == "report" or name not in cells or base not in cells:
+                continue
+            ((factor, change),) = params.table_one_factors(name).items()
+            (d0, s0), (d1, s1) = subsets[base], subsets[name]
+            n = min(len(s0), len(s1))  # a sweep with fewer subsets drew the first ones
+            paired = d0 == d1 and s0.shape[1:] == s1.shape[1:] and np.array_equal(s0[:n], s1[:n])
+            eff = rep.factor_effect(cells[base], cells[name], paired=paired)
+            frames.append(
+                eff.assign(setup=setup, column=column, factor=rep.factor_label(factor, change))
+            )
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
 
 
-def _glasses_conditions(params: Params, paths: ProjectPaths, cells: dict) -> pd.DataFrame:
+def _glasses_conditions(
+    params: Params, paths: ProjectPaths, tables: dict, cells: dict, subsets: dict
+) -> pd.DataFrame:
     """Split-off rate per file-name condition on the report setup's personal sweep.
 
     Each method at its best cell, every subset, recomputed with the sweep's seeds; a face is
@@ -117,8 +120,8 @@ def _glasses_conditions(params: Params, paths: ProjectPaths, cells: dict) -> pd.
     emb = read_embeddings(paths.embeddings(spec.dataset, spec.model))
     if emb.relpaths is None or all(c is None for c in conditions_of(emb.relpaths)):
         return pd.DataFrame()
-    results = read_table_one(paths, name).table
-    indices = read_subsets(paths.table_one_subsets(name)).indices
+    results = tables[name]
+    indices = subsets[name][1]
     faces = pd.DataFrame(
         {"identity": emb.labels.astype(str), "condition": conditions_of(emb.relpaths)}
     )
@@ -188,14 +191,16 @@ def _extraction(params: Params, paths: ProjectPaths) -> pd.DataFrame:
 
 def run(params: Params, paths: ProjectPaths) -> Reproduction:
     """Build the reproduction (writes the metrics JSON)."""
-    sweeps, cells, subsets = _sweep_rows(params, paths)
+    sweeps, tables, cells, subsets = _sweep_rows(params, paths)
     report_cells = {
-        name.rpartition("-")[2]: c for name, c in cells.items() if name.startswith("report-")
+        column: cells[name]
+        for column, name in params.table_one.setups().get("report", {}).items()
+        if name in cells
     }
     table = rep.reproduced_table(report_cells, load_reference("castiel_table1_runs.csv"))
     effects = deviation_effects(params, cells, subsets)
     claims = rep.claims(table, report_cells)
-    conditions = _glasses_conditions(params, paths, cells)
+    conditions = _glasses_conditions(params, paths, tables, cells, subsets)
     missing = tuple(sweeps.loc[sweeps["status"] != "ok", "sweep"])
     extraction = _extraction(params, paths)
     out = Reproduction(table, effects, claims, conditions, sweeps, extraction, missing)
