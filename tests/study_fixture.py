@@ -71,6 +71,9 @@ DEFAULT_METHODS: dict[str, Any] = {
     "meanshift": {"bandwidth": [0.3, 0.5, 0.7, 0.9]},
     "rank_order": None,
     "chinese_whispers": None,
+    "finch_k": {},
+    "hdbscan": {"min_cluster_size": [2, 4], "min_samples": [1, 2]},
+    "finch": {},
 }
 SKIP_REASON = "no images found in data/raw/<dataset> (synthetic)"
 _DIMS = {"facenet": 16, "lightcnn": 12}

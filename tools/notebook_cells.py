@@ -205,6 +205,10 @@ else:
     if report.headline.note:
         display(Markdown(report.headline.note))
     display(report.headline.best_settings)
+    if report.headline.blind is not None:
+        display(Markdown("### Without labels: what a user who cannot tune against identities gets"))
+        display(Markdown(report.headline.advice))
+        display(report.headline.blind)
     display(Markdown(f"`dvc metrics show` prints these numbers (`reports/{report.metrics_path.name}`)."))""",
         [],
     ),

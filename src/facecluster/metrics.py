@@ -34,6 +34,10 @@ predicted cluster that shares its identity and recall the fraction of its identi
 its predicted cluster (each counts the item itself, so neither is ever undefined); the scores
 are the averages over items, ``sum n_ij^2 / b_j / n`` and ``sum n_ij^2 / a_i / n``, and F1 is
 the harmonic mean of the two averages.
+
+Label-free (:func:`sample_silhouette`): the one score computed *without* the identities, for
+choosing a parameter blind: the mean silhouette (euclidean) of up to
+:data:`SILHOUETTE_SAMPLE` evenly spaced faces of the subset, under the predicted clusters.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ __all__ = [
     "nmi",
     "noise_to_singletons",
     "pairwise_precision_recall_f1",
+    "sample_silhouette",
+    "silhouette_distances",
+    "silhouette_rows",
 ]
 
 #: The keys of :func:`evaluate`'s result, in order.
@@ -400,3 +407,47 @@ def evaluate(labels_true: Any, labels_pred: Any) -> dict[str, float]:
         "n_true_clusters": int(cells.class_sizes.size),
         "noise_fraction": float(noise_fraction),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# label-free: what a user without identities can compute (the blind choice of a parameter)
+# --------------------------------------------------------------------------------------------
+#: Points of a subset on which the silhouette is computed (evenly spaced rows).
+SILHOUETTE_SAMPLE = 1000
+
+
+def silhouette_rows(n: int, size: int = SILHOUETTE_SAMPLE) -> np.ndarray:
+    """``min(n, size)`` evenly spaced row indices of ``0 .. n-1`` (the same for every method).
+
+    Deterministic and seed-free, so every method and grid point of a subset is judged on
+    the same faces; the subsets' rows are a random draw already.
+    """
+    if n < 1 or size < 1:
+        raise ValueError(f"need n >= 1 and size >= 1, got n={n}, size={size}")
+    return np.unique(np.linspace(0, n - 1, min(n, size)).round().astype(np.int64))
+
+
+def silhouette_distances(X: Any, rows: np.ndarray) -> np.ndarray:
+    """Euclidean distances among ``X[rows]`` (float64, zero diagonal): one matrix per subset."""
+    from sklearn.metrics import pairwise_distances
+
+    S = np.asarray(X, dtype=np.float64)[rows]
+    D = pairwise_distances(S, metric="euclidean")
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+def sample_silhouette(distances: np.ndarray, labels: Any) -> float:
+    """Mean silhouette of the sampled points under ``labels`` (theirs), NaN where undefined.
+
+    Noise (``-1``) becomes singletons first; a point alone in its cluster *within the sample*
+    scores 0 (scikit-learn's convention).  Undefined (NaN) with fewer than 2 clusters or as
+    many clusters as points, as for :func:`sklearn.metrics.silhouette_score`.
+    """
+    from sklearn.metrics import silhouette_score
+
+    lab = noise_to_singletons(np.asarray(labels))
+    k = np.unique(lab).size
+    if not 2 <= k <= lab.size - 1:
+        return float("nan")
+    return float(silhouette_score(distances, lab, metric="precomputed"))

@@ -1,4 +1,4 @@
-"""Hostile data for the seven clustering estimators: labels or one clear user error, never a crash.
+"""Hostile data for the clustering estimators: labels or one clear user error, never a crash.
 
 Every outcome of ``fit_predict`` must be either a label array of length ``n_samples``
 (integers, in range, and *right* where an exact reference exists) or a
@@ -35,10 +35,14 @@ from facecluster.cluster.grids import GRIDS
 from facecluster.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
-METHODS = tuple(GRIDS)  # the registry's seven, in its order (grids imports no algorithm)
+METHODS = tuple(GRIDS)  # the registry's methods, in its order (grids imports no algorithm)
 NEEDS_K = {name for name, info in GRIDS.items() if info.needs_k}
 #: Methods whose clusters do not change when every distance is multiplied by one factor.
-SCALE_FREE = ("kmeans", "agglomerative", "rank_order")
+SCALE_FREE = ("kmeans", "agglomerative", "rank_order", "finch", "finch_k")
+#: Methods documented to need two points (one is refused).
+NEED_TWO = ("spectral", "hdbscan")
+#: Methods given K that return a partition *near* K, not exactly K clusters.
+NEAR_K = ("finch_k",)
 
 #: Builds an estimator: ``make(method, n_samples, K, k, threshold)`` (kept as source text so
 #: that the subprocess builds exactly the same estimators).
@@ -64,6 +68,19 @@ def make(method, K, k, threshold):
         return FastMeanShift(bandwidth=threshold)
     if method == "rank_order":
         return ApproximateRankOrder(k=k, threshold=threshold)
+    if method in ("finch", "finch_k"):
+        from facecluster.cluster.finch import FINCH
+
+        return FINCH(n_clusters=K if method == "finch_k" else None)
+    if method == "hdbscan":  # scikit-learn's estimator behind the grid; noise as singletons
+        from facecluster.cluster.hdbscan import hdbscan_grid
+        from facecluster.metrics import noise_to_singletons
+
+        class Grid:
+            def fit_predict(self, X):
+                return noise_to_singletons(hdbscan_grid(X, [(2, 1)])[0])
+
+        return Grid()
     return ChineseWhispers(threshold=threshold, random_state=0)
 """
 _namespace: dict = {}
@@ -89,7 +106,7 @@ def assert_user_error(exc: BaseException) -> None:
 def assert_label_array(labels: np.ndarray, n: int) -> None:
     assert labels.shape == (n,), labels.shape
     assert labels.dtype.kind in "iu", labels.dtype
-    assert (labels >= 0).all(), labels  # none of the seven marks noise here
+    assert (labels >= 0).all(), labels  # no noise here (HDBSCAN's is made singletons)
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,7 +203,7 @@ def test_hostile_matrix_in_a_subprocess(matrix):
             if not r["user"] or "\n" in r["message"]:
                 problems.append(f"{where}: not a one-line user error: {r['message']!r}")
             elif r["case"] not in MUST_REFUSE and not (
-                r["case"] == "n1" and r["method"] == "spectral"  # documented: n >= 2
+                r["case"] == "n1" and r["method"] in NEED_TWO  # documented: n >= 2
             ):
                 problems.append(f"{where}: refused valid data: {r['message']}")
         else:
@@ -301,7 +318,7 @@ def test_fuzz_labels_or_one_line_user_error(survives, method, case):
         poisoned
         or _too_large(X)
         or (method in NEEDS_K and K > n)
-        or (method == "spectral" and n == 1)
+        or (method in NEED_TWO and n == 1)
     )
     if kind == "error":
         assert_user_error(result)
@@ -311,7 +328,7 @@ def test_fuzz_labels_or_one_line_user_error(survives, method, case):
         return
     assert not must_refuse, f"{method} returned labels for data it must refuse"
     assert_label_array(result, n)
-    if method in NEEDS_K:
+    if method in NEEDS_K and method not in NEAR_K:
         assert result.max() < K
     if method == "agglomerative":  # a cut of the tree: exactly K clusters, always
         assert len(np.unique(result)) == K
@@ -329,7 +346,7 @@ def test_fuzz_labels_or_one_line_user_error(survives, method, case):
 @FUZZ
 @given(case=hostile())
 def test_fuzz_scale_free_methods_do_not_depend_on_the_scale(survives, method, exponent, case):
-    """k-means, Ward and rank-order give the same labels on ``X * 2**e`` as on ``X``."""
+    """k-means, Ward, rank-order and FINCH give the same labels on ``X * 2**e`` as on ``X``."""
     base = case["base"]
     scaled = base * 2.0**exponent  # exact
     kw = {"K": min(case["K"], len(base)), "k": case["k"], "threshold": case["threshold"]}

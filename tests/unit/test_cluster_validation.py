@@ -17,6 +17,7 @@ from facecluster.cluster import _validation as v
 from facecluster.cluster.agglomerative import WardClustering
 from facecluster.cluster.chinese_whispers import ChineseWhispers, chinese_whispers_grid
 from facecluster.cluster.dbscan import SingleLinkageDBSCAN, dbscan_grid
+from facecluster.cluster.finch import FINCH
 from facecluster.cluster.grids import GRIDS
 from facecluster.cluster.kmeans import FastKMeans
 from facecluster.cluster.meanshift import FastMeanShift, mean_shift_grid
@@ -218,13 +219,20 @@ def test_cluster_validation_grids_share_the_estimators_constraints():
         "meanshift": FastMeanShift,
         "rank_order": ApproximateRankOrder,
         "chinese_whispers": ChineseWhispers,
+        "finch": FINCH,
+        "finch_k": FINCH,
     }
+    # HDBSCAN is scikit-learn's estimator: its grid checks hdbscan_grid's own rules
+    hdbscan_rules = {"min_cluster_size": v.INT_AT_LEAST_2, "min_samples": v.POSITIVE_INT}
     for method, info in GRIDS.items():
         grid_rules = info.grid.constraints()
         assert set(grid_rules) == set(info.grid.param_names()), method
         for name, rule in grid_rules.items():
             if (method, name) == ("chinese_whispers", "n_iter"):
                 assert rule is v.POSITIVE_INT  # the sweep asks for >= 1 pass; 0 is allowed
+                continue
+            if method == "hdbscan":
+                assert rule is hdbscan_rules[name]
                 continue
             own = estimator_of[method]._parameter_constraints[name]
             assert any(c is rule for c in own), (method, name)

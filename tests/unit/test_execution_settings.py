@@ -30,6 +30,9 @@ GRIDS = {
     "meanshift": {"bandwidth": [0.3, 0.5]},
     "rank_order": {"k": [5, 10], "threshold": [1.0]},
     "chinese_whispers": {"threshold": [0.3, 0.6], "n_iter": 10},
+    "finch_k": {},
+    "hdbscan": {"min_samples": [1, 2], "min_cluster_size": [2]},
+    "finch": {},
 }
 SETTINGS = SweepSettings(n_subsets=3, fraction=0.8, methods=GRIDS)
 EXECUTIONS = {
@@ -79,7 +82,7 @@ def test_every_method_is_in_the_sweep():
 def test_results_identical_serial_and_joblib_1_and_2_workers(runs, name):
     serial, _ = runs["serial"]
     other, _ = runs[name]
-    n_points = 1 + 1 + 1 + 2 + 2 + 2 + 2
+    n_points = 1 + 1 + 1 + 1 + 2 + 2 + 2 + 2 + 2 + 1
     assert len(serial) == 3 * n_points
     assert list(serial.method.unique()) == list(ALGORITHMS)
     assert serial.ari.notna().all()

@@ -188,3 +188,37 @@ def test_metrics_evaluate_scales_linearly() -> None:
     assert time.perf_counter() - start < 10
     assert result["ari"] == adjusted_rand_score(true, pred)
     assert 0.7 < result["pairwise_f1"] < 1.0
+
+
+def test_sample_silhouette_equals_sklearn_on_the_evenly_spaced_rows():
+    from sklearn.metrics import silhouette_score
+
+    from facecluster.metrics import sample_silhouette, silhouette_distances, silhouette_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2500, 6))
+    labels = rng.integers(0, 7, 2500)
+    rows = silhouette_rows(len(X))
+    assert len(rows) == 1000 and rows[0] == 0 and rows[-1] == 2499
+    assert np.all(np.diff(rows) > 0)
+    D = silhouette_distances(X, rows)
+    assert sample_silhouette(D, labels[rows]) == pytest.approx(
+        silhouette_score(X[rows], labels[rows]), abs=1e-12
+    )
+    np.testing.assert_array_equal(silhouette_rows(5), np.arange(5))
+
+
+def test_sample_silhouette_noise_is_singletons_and_degenerate_is_nan():
+    from facecluster.metrics import sample_silhouette, silhouette_distances
+
+    X = np.array([[0.0], [0.1], [5.0], [5.1], [9.0]])
+    D = silhouette_distances(X, np.arange(5))
+    noisy = sample_silhouette(D, np.array([0, 0, 1, 1, -1]))
+    explicit = sample_silhouette(D, np.array([0, 0, 1, 1, 2]))
+    assert noisy == explicit  # the noise point is a cluster of its own (silhouette 0)
+    assert np.isnan(sample_silhouette(D, np.zeros(5, int)))  # one cluster
+    assert np.isnan(sample_silhouette(D, np.arange(5)))  # every point alone
+    with pytest.raises(ValueError, match="n >= 1"):
+        from facecluster.metrics import silhouette_rows
+
+        silhouette_rows(0)

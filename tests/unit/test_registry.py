@@ -12,8 +12,8 @@ from sklearn.metrics import adjusted_rand_score
 from facecluster.cluster.registry import ALGORITHMS, MethodSpec, get_method
 from facecluster.config import SweepSettings
 
-METHODS = ["kmeans", "agglomerative", "spectral", "dbscan", "meanshift", "rank_order",
-           "chinese_whispers"]  # fmt: skip
+METHODS = ["kmeans", "agglomerative", "spectral", "finch_k", "dbscan", "hdbscan", "meanshift",
+           "rank_order", "chinese_whispers", "finch"]  # fmt: skip
 
 #: A grid point per method that must recover well-separated unit-norm blobs exactly.
 RECOVERING_POINT = {
@@ -21,6 +21,7 @@ RECOVERING_POINT = {
     "agglomerative": {},
     "spectral": {"gamma": 1.0, "n_init": 3},
     "dbscan": {"eps": 0.3, "min_samples": 1},
+    "hdbscan": {"min_cluster_size": 5, "min_samples": 2},
     "meanshift": {"bandwidth": 0.3},
     "rank_order": {"k": 8, "threshold": 1.0},
     "chinese_whispers": {"threshold": 0.3, "n_iter": 20},
@@ -41,7 +42,7 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
 def test_registry_names_and_k():
     assert list(ALGORITHMS) == METHODS
     assert {n for n, s in ALGORITHMS.items() if s.needs_k} == {"kmeans", "agglomerative",
-                                                                "spectral"}  # fmt: skip
+                                                                "spectral", "finch_k"}  # fmt: skip
     for name, spec in ALGORITHMS.items():
         assert isinstance(spec, MethodSpec) and spec.name == name
         assert get_method(name) is spec
@@ -66,6 +67,9 @@ def test_registry_default_grids_are_the_reports():
     assert len(ro) == 4 * len({p["threshold"] for p in ro})
     cw = [p["threshold"] for p in ALGORITHMS["chinese_whispers"].grid_points()]
     assert min(cw) <= 0.5 and max(cw) >= 0.7
+    hd = ALGORITHMS["hdbscan"].grid_points()
+    assert min(p["min_cluster_size"] for p in hd) == 2 and {p["min_samples"] for p in hd} >= {1}
+    assert ALGORITHMS["finch"].grid_points() == ALGORITHMS["finch_k"].grid_points() == [{}]
 
 
 def test_registry_grid_points_are_the_product_in_field_order():
@@ -99,6 +103,13 @@ def test_registry_grid_points_are_the_product_in_field_order():
         ("spectral", {"gamma": [-1.0]}, r"spectral\.gamma\.0"),
         ("kmeans", {"n_init": 0}, r"kmeans\.n_init"),
         ("agglomerative", {"n_clusters": 3}, r"unknown key 'agglomerative\.n_clusters'"),
+        (
+            "hdbscan",
+            {"min_cluster_size": [1]},
+            r"'hdbscan\.min_cluster_size\.0' must be an int in \[2, inf\), got 1",
+        ),
+        ("hdbscan", {"min_samples": [0]}, r"hdbscan\.min_samples\.0"),
+        ("finch", {"n_clusters": 3}, r"unknown key 'finch\.n_clusters'"),
     ],
 )
 def test_registry_grid_validation_names_the_key(method, grid, message):
@@ -125,7 +136,7 @@ def test_registry_run_grid_checks_points_and_k(blobs):
     assert dbscan.run_grid(X, []) == []
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", list(RECOVERING_POINT))
 def test_registry_each_method_recovers_separated_clusters(method, blobs):
     X, y = blobs
     spec = ALGORITHMS[method]
@@ -134,6 +145,19 @@ def test_registry_each_method_recovers_separated_clusters(method, blobs):
     )
     assert labels.dtype == np.int64 and labels.shape == y.shape
     assert adjusted_rand_score(y, labels) == pytest.approx(1.0)
+
+
+def test_registry_finch_runs_the_estimator_with_and_without_k(blobs):
+    # FINCH has no setting that makes it recover these blobs exactly (its levels have 11, 4
+    # and 2 clusters here); the registry must run the estimator as documented
+    from facecluster.cluster.finch import FINCH
+
+    X, y = blobs
+    (first,) = ALGORITHMS["finch"].run_grid(X, [{}])
+    assert all(np.unique(y[first == c]).size == 1 for c in np.unique(first))  # pure
+    (near_k,) = ALGORITHMS["finch_k"].run_grid(X, [{}], n_clusters=5)
+    np.testing.assert_array_equal(near_k, FINCH(n_clusters=5).fit_predict(X))
+    np.testing.assert_array_equal(first, FINCH().fit_predict(X))
 
 
 def test_registry_grid_shares_work_and_splits_its_time(blobs, monkeypatch):
@@ -157,10 +181,17 @@ def test_registry_grid_shares_work_and_splits_its_time(blobs, monkeypatch):
     assert np.unique(labels[2]).size == 1  # eps 1.9 > every distance: one cluster
 
 
-def test_registry_rank_order_points_map_to_their_pairs(blobs):
+@pytest.mark.parametrize(
+    ("method", "grid"),
+    [
+        ("rank_order", {"k": [4, 8], "threshold": [0.5, 1.0]}),
+        ("hdbscan", {"min_cluster_size": [2, 5, 13], "min_samples": [1, 3]}),
+    ],
+)
+def test_registry_shared_grid_points_map_to_their_settings(method, grid, blobs):
     X, _ = blobs
-    spec = ALGORITHMS["rank_order"]
-    points = spec.grid_points({"k": [4, 8], "threshold": [0.5, 1.0]})
+    spec = ALGORITHMS[method]
+    points = spec.grid_points(grid)
     together = spec.run_grid(X, points)
     for point, labels in zip(points, together, strict=True):
         (alone,) = spec.run_grid(X, [point])

@@ -28,7 +28,8 @@ from study_fixture import FEATURE_TABLE_ONE, LOW_RES_FACE_PX, feature_file, make
 #: the cheapest methods, with Table I cells (K=true, eps) to compare with
 METHODS = {"kmeans": {"n_init": 2}, "agglomerative": {}, "spectral": None,
            "dbscan": {"eps": [0.3, 0.5, 0.7, 0.9], "min_samples": 1}, "meanshift": None,
-           "rank_order": None, "chinese_whispers": None}  # fmt: skip
+           "rank_order": None, "chinese_whispers": None, "finch_k": None, "hdbscan": None,
+           "finch": None}  # fmt: skip
 FEATURE, FEATURE_MODEL = "muct-published", "facenet-20170512"
 
 

@@ -23,7 +23,7 @@ from study_fixture import make_study_project
 #: k-means, Ward and DBSCAN only: the cheapest methods (no mean-shift compilation in a unit test)
 METHODS = {"kmeans": {"n_init": 2}, "agglomerative": {}, "spectral": None,
            "dbscan": {"eps": [0.3, 0.5, 0.7, 0.9]}, "meanshift": None, "rank_order": None,
-           "chinese_whispers": None}  # fmt: skip
+           "chinese_whispers": None, "finch_k": None, "hdbscan": None, "finch": None}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -355,3 +355,38 @@ def test_comparison_note_names_the_checkpoint_family():
         "mine", None, model="arcface", description="feature file x.npz", kind="precomputed"
     )
     assert "with no Table I column" in other and "not the report's checkpoint" in other
+
+
+def _with_silhouette(results: pd.DataFrame) -> pd.DataFrame:
+    """The fixture's results with a silhouette that prefers eps 0.5 on every subset."""
+    sil = np.where(results["params"].str.contains('"eps": 0.5'), 0.6, 0.2)
+    return results.assign(silhouette=np.where(results["method"] == "dbscan", sil, np.nan))
+
+
+def test_headline_and_metrics_show_what_a_user_without_labels_gets(results, stats):
+    from facecluster.sweep.summary import blind_choices
+
+    blind = blind_choices(_with_silhouette(results))
+    best = tb.best_configs(stats)
+    table = tb.headline_display(best, ["personal", "lfw"], ["facenet"], blind)
+    col = ("personal", "facenet", tb.NO_LABELS)
+    # personal: the oracle is eps 0.7 (ARI 0.97); the silhouette picks 0.5 (ARI 0.4)
+    assert table.loc["dbscan", col] == "0.400" and table.loc["kmeans", col] == "given K"
+    metrics = tb.headline_metrics(best, blind=blind)
+    assert metrics["personal"]["facenet"]["dbscan"]["ari_blind"] == pytest.approx(0.4)
+    assert "ari_blind" not in metrics["personal"]["facenet"]["kmeans"]
+    assert tb.NO_LABELS not in {c[2] for c in tb.headline_display(best, ["lfw"], ["facenet"])}
+
+    shown = tb.blind_display(blind, stats).set_index(["dataset", "method"])
+    row = shown.loc[("personal", "dbscan")]
+    assert row["ARI with labels"] == "0.970" and row["ARI without"] == "0.400"
+    assert row["ARI lost"] == "+0.570" and row["same choice"] == "0%"
+    assert row["chosen without (most subsets)"] == "eps=0.5"
+    assert row["ARI at 0.7 (Castiel rule)"] == "0.970"  # the report's rule of thumb
+    assert tb.blind_display(blind)["ARI at 0.7 (Castiel rule)"].eq("–").all()
+
+    advice = tb.blind_advice(blind, ["personal", "lfw"], ["facenet"], not_ranked=["lfw"])
+    assert "**personal** × facenet: **dbscan** (eps=0.5 on most subsets): ARI 0.400" in advice
+    assert "+0.570 ARI below its best with labels (0.970)" in advice
+    assert "**lfw** × facenet: not ranked" in advice
+    assert tb.blind_advice(blind.iloc[0:0], ["lfw"], ["facenet"]) == ""

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from facecluster.sweep.keys import canonical_params
-from facecluster.sweep.summary import best_points, best_scores, grid_summary
+from facecluster.sweep.summary import best_points, best_scores, blind_choices, grid_summary
 
 
 def _rows() -> list[dict]:
@@ -64,3 +64,32 @@ def test_sweep_best_points_ties_go_to_the_first_grid_point():
     rows = [{"dataset": "d", "model": "m", "method": "dbscan", "params": p, "ari_mean": 0.5}
             for p in ("a", "b")]  # fmt: skip
     assert list(best_points(pd.DataFrame(rows)).params) == ["a"]
+
+
+def test_blind_choice_takes_each_subsets_best_silhouette_against_the_oracle():
+    # eps 0.2 is the oracle (mean ARI 0.8); the silhouette prefers 0.1 on subsets 0 and 2,
+    # 0.2 on subset 1 (a tie with NaN skipped), so blind ARI = mean(0.5, 0.7, 0.6) = 0.6
+    silhouettes = {(0, 0.1): 0.4, (0, 0.2): 0.3, (1, 0.1): float("nan"), (1, 0.2): 0.1,
+                   (2, 0.1): 0.2, (2, 0.2): 0.2}  # fmt: skip
+    rows = []
+    for r in _rows():
+        if r["method"] == "dbscan":
+            eps = json.loads(r["params"])["eps"]
+            r["silhouette"] = silhouettes[r["subset"], eps]
+        else:
+            r["silhouette"] = 0.9
+        rows.append(r)
+    rows.append({**rows[0], "method": "finch", "params": "{}", "ari": 0.4, "silhouette": 0.1})
+    table = blind_choices(pd.DataFrame(rows)).set_index("method")
+    assert "kmeans" not in table.index  # needs K: not a blind choice
+    d = table.loc["dbscan"]
+    assert d.oracle_params == canonical_params({"eps": 0.2})
+    assert d.blind_params == canonical_params({"eps": 0.1})  # chosen on 2 of 3 subsets
+    # subset 2 ties at 0.2: the first grid point (eps 0.1) wins; subset 1 skips the NaN
+    assert d.blind_ari == pytest.approx(np.mean([0.5, 0.7, 0.6]))
+    assert d.oracle_ari == pytest.approx(0.8) and d.loss_ari == pytest.approx(0.2)
+    assert d.agree == pytest.approx(1 / 3) and d.subsets == 3
+    assert d.blind_pairwise_f1 == pytest.approx(np.mean([0.5, 0.7, 0.6]) / 2)
+    f = table.loc["finch"]  # one grid point: the same both ways
+    assert f.blind_ari == f.oracle_ari == pytest.approx(0.4) and f.loss_ari == 0
+    assert blind_choices(pd.DataFrame(_rows())).empty  # no silhouette column

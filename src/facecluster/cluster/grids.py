@@ -186,6 +186,19 @@ class DbscanGrid(MethodGrid):
     min_samples: PositiveInt = Field(default=1, description="points (self included) for a core")
 
 
+class HdbscanGrid(MethodGrid):
+    """HDBSCAN (scikit-learn's, ``algorithm="brute"``); noise points become singletons.
+
+    ``min_samples`` sets the core distance (the point itself counted; 1 makes the
+    mutual-reachability distance the plain one: single linkage), ``min_cluster_size`` the
+    smallest group the condensed tree keeps.  LFW's study set has >= 3 images a person and
+    an 80% subset keeps about 2.4 of 3, so the grid starts at 2.
+    """
+
+    min_samples: tuple[PositiveInt, ...] = _axis((1, 2, 3), "neighbours (self included) of a core")
+    min_cluster_size: tuple[IntAtLeast2, ...] = _axis((2, 3, 4, 6, 8), "smallest cluster kept")
+
+
 class MeanShiftGrid(MethodGrid):
     """Flat-kernel mean-shift, every point a seed, no bin seeding (sklearn's defaults)."""
 
@@ -223,6 +236,14 @@ class ChineseWhispersGrid(MethodGrid):
     n_iter: PositiveInt = Field(default=100, description="label-propagation sweeps")
 
 
+class FinchGrid(MethodGrid):
+    """FINCH's first partition (Sarfraz et al. 2019): parameter-free, no K."""
+
+
+class FinchKGrid(MethodGrid):
+    """The partition of the FINCH hierarchy whose cluster count is nearest K (K known)."""
+
+
 @dataclass(frozen=True)
 class GridInfo:
     """What the configuration needs of one method: its grid model, summary and K need."""
@@ -237,7 +258,11 @@ GRIDS: dict[str, GridInfo] = {
     "kmeans": GridInfo(KMeansGrid, "k-means++ (K known, n_init 10)", True),
     "agglomerative": GridInfo(AgglomerativeGrid, "Ward linkage (K known)", True),
     "spectral": GridInfo(SpectralGrid, "spectral clustering, RBF affinity (K known)", True),
+    "finch_k": GridInfo(FinchKGrid, "FINCH, the level of its hierarchy nearest K", True),
     "dbscan": GridInfo(DbscanGrid, "DBSCAN (min_samples 1: single linkage cut at eps)", False),
+    "hdbscan": GridInfo(
+        HdbscanGrid, "HDBSCAN (scikit-learn, brute force; noise as singletons)", False
+    ),
     "meanshift": GridInfo(MeanShiftGrid, "mean-shift, flat kernel, every point a seed", False),
     "rank_order": GridInfo(
         RankOrderGrid, "approximate rank-order clustering (Otto et al. 2018)", False
@@ -245,4 +270,5 @@ GRIDS: dict[str, GridInfo] = {
     "chinese_whispers": GridInfo(
         ChineseWhispersGrid, "Chinese whispers on the distance-threshold graph", False
     ),
+    "finch": GridInfo(FinchGrid, "FINCH first partition (parameter-free)", False),
 }

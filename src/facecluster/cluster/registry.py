@@ -9,17 +9,20 @@ to a :class:`MethodSpec`.  A spec knows
 * how to **run a whole grid** on one subset, sharing work between grid points where the
   algorithm allows it (one minimum spanning tree for every DBSCAN eps, one neighbour search
   for every rank-order (k, threshold), one neighbour graph for every Chinese-whispers
-  threshold, one pass of shared work for the mean-shift bandwidths).
+  threshold, one pass of shared work for the mean-shift bandwidths, one distance matrix for
+  the HDBSCAN grid and one tree per ``min_samples``).
 
-Every distance below is euclidean on L2-normalised embeddings (so in [0, 2]).
+Every distance below is euclidean on L2-normalised embeddings (so in [0, 2]); FINCH's is
+cosine, which orders neighbours the same way on such vectors.
 
 Runtime attribution
 -------------------
 :meth:`MethodSpec.run_grid_timed` returns a fit time per grid point.  Methods fitted once per
-grid point (k-means, Ward, spectral) get their own wall time.  Where one call of a grid
-function serves several points (DBSCAN, mean-shift, rank-order, Chinese whispers), the wall
-time of that call is divided **equally** among the points it served: the sum over the grid is
-the true cost of the grid, and the per-point figure is the amortised cost of one setting.
+grid point (k-means, Ward, spectral, FINCH) get their own wall time.  Where one call of a
+grid function serves several points (DBSCAN, HDBSCAN, mean-shift, rank-order, Chinese
+whispers), the wall time of that call is divided **equally** among the points it served: the
+sum over the grid is the true cost of the grid, and the per-point figure is the amortised
+cost of one setting.
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ from facecluster.cluster.grids import (
     AgglomerativeGrid,
     ChineseWhispersGrid,
     DbscanGrid,
+    FinchGrid,
+    FinchKGrid,
     GridPoint,
+    HdbscanGrid,
     KMeansGrid,
     MeanShiftGrid,
     MethodGrid,
@@ -51,7 +57,10 @@ __all__ = [
     "AgglomerativeGrid",
     "ChineseWhispersGrid",
     "DbscanGrid",
+    "FinchGrid",
+    "FinchKGrid",
     "GridPoint",
+    "HdbscanGrid",
     "KMeansGrid",
     "MeanShiftGrid",
     "MethodGrid",
@@ -140,6 +149,26 @@ def _run_dbscan(X, points, n_clusters, random_state):
         "eps",
         lambda eps, fixed: dbscan_grid(X, eps, min_samples=fixed["min_samples"]),
     )
+
+
+def _run_hdbscan(X, points, n_clusters, random_state):
+    from facecluster.cluster.hdbscan import hdbscan_grid
+
+    # One distance matrix serves the grid, one tree every min_cluster_size of a min_samples.
+    pts = [{"pair": (p["min_cluster_size"], p["min_samples"])} for p in points]  # grid order
+    return _run_shared(pts, "pair", lambda pairs, fixed: hdbscan_grid(X, pairs))
+
+
+def _run_finch(X, points, n_clusters, random_state):
+    from facecluster.cluster.finch import FINCH
+
+    return [_timed(lambda: FINCH().fit_predict(X)) for _ in points]
+
+
+def _run_finch_k(X, points, n_clusters, random_state):
+    from facecluster.cluster.finch import FINCH
+
+    return [_timed(lambda: FINCH(n_clusters=n_clusters).fit_predict(X)) for _ in points]
 
 
 def _run_meanshift(X, points, n_clusters, random_state):
@@ -336,7 +365,9 @@ _RUNS: dict[str, tuple[Runner, tuple[str, ...]]] = {
         _run_spectral,
         ("facecluster.cluster.spectral", "facecluster.cluster.kmeans"),
     ),
+    "finch_k": (_run_finch_k, ("facecluster.cluster.finch", "facecluster.cluster._common")),
     "dbscan": (_run_dbscan, ("facecluster.cluster.dbscan", "facecluster.cluster._common")),
+    "hdbscan": (_run_hdbscan, ("facecluster.cluster.hdbscan",)),
     "meanshift": (
         _run_meanshift,
         (
@@ -353,6 +384,7 @@ _RUNS: dict[str, tuple[Runner, tuple[str, ...]]] = {
         _run_chinese_whispers,
         ("facecluster.cluster.chinese_whispers", "facecluster.cluster._common"),
     ),
+    "finch": (_run_finch, ("facecluster.cluster.finch", "facecluster.cluster._common")),
 }
 
 ALGORITHMS: dict[str, MethodSpec] = {

@@ -142,22 +142,43 @@ class Headline:
     table: Styler | None = None
     best_settings: Styler | None = None
     note: str = ""
+    blind: Styler | None = None
+    advice: str = ""
 
 
-def headline_section(best: pd.DataFrame, inputs: StudyInputs) -> Headline:
+def headline_section(
+    best: pd.DataFrame,
+    inputs: StudyInputs,
+    blind: pd.DataFrame | None = None,
+    stats: pd.DataFrame | None = None,
+) -> Headline:
     """Section 1 (``metrics`` is :func:`facecluster.report.tables.headline_metrics`).
 
     Low-resolution datasets keep their columns, but no winner is highlighted there and their
     headers say "not ranked"; ``metrics.json`` flags them (``"low_resolution": true``).
+    ``blind`` (:func:`facecluster.sweep.summary.blind_choices`, with ``stats`` for the
+    Castiel rule) adds the column of what a user without labels gets, the table of the
+    choice without labels and the advice per dataset (``advice``, markdown).
     """
     low = {d: px for d, px in inputs.low_resolution.items() if d in set(best.get("dataset", ()))}
-    metrics = tb.headline_metrics(best, inputs.status, low)
+    metrics = tb.headline_metrics(best, inputs.status, low, blind)
     if best.empty:
         return Headline(metrics)
     datasets, models = inputs.datasets, inputs.models
+    blind_table, advice = None, ""
+    if blind is not None and not blind.empty:
+        shown = tb.blind_display(blind, stats)
+        blind_table = tb.style_table(
+            shown.set_index(["dataset", "model", "method"]),
+            caption="Choosing without labels: on each subset the setting with the highest "
+            "silhouette (a sample of ≤ 1,000 faces; no identity used), against the best "
+            "setting chosen with the labels on the same subsets (optimistic); methods given K "
+            "are left out",
+        )
+        advice = tb.blind_advice(blind, datasets, models, not_ranked=low)
     return Headline(
         metrics,
-        tb.style_headline(tb.headline_display(best, datasets, models), best, low),
+        tb.style_headline(tb.headline_display(best, datasets, models, blind), best, low),
         tb.mark_not_ranked(
             tb.style_table(
                 tb.best_settings_display(best, datasets, models),
@@ -167,6 +188,8 @@ def headline_section(best: pd.DataFrame, inputs: StudyInputs) -> Headline:
             low,
         ),
         low_resolution_note(low),
+        blind_table,
+        advice,
     )
 
 

@@ -50,6 +50,7 @@ from facecluster.report.sections import (
     statistics_section,
     table_one_section,
 )
+from facecluster.sweep.summary import blind_choices
 
 __all__ = ["Gallery", "StudyReport", "build_study_report"]
 
@@ -132,7 +133,8 @@ def build_study_report(
     log.info("study report over datasets %s × models %s", inputs.datasets, inputs.models)
     stats = tb.grid_stats(inputs.results)
     best = tb.best_configs(stats)
-    headline = headline_section(best, inputs)
+    blind = blind_choices(inputs.results)
+    headline = headline_section(best, inputs, blind, stats)
     metrics_path = write_json(paths.reports / METRICS_FILE, headline.metrics, sort_keys=False)
     log.info("wrote %s", metrics_path)
     curves = curves_section(stats, inputs)

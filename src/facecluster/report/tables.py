@@ -125,8 +125,12 @@ def headline_metrics(
     best: pd.DataFrame,
     status: pd.DataFrame | None = None,
     low_resolution: Mapping[str, float] | None = None,
+    blind: pd.DataFrame | None = None,
 ) -> dict:
     """``{dataset: {model: {method: {ari_mean, ari_2std, pairwise_f1}}}}`` for ``metrics.json``.
+
+    With ``blind`` (:func:`facecluster.sweep.summary.blind_choices`) the methods that need no
+    K also get ``ari_blind``: the ARI at the setting chosen without labels.
 
     A (dataset, model) without results gets ``{"skipped": true}`` (or ``"missing"``) so that
     ``dvc metrics show`` says so.  A low-resolution dataset (``low_resolution``: ``{dataset:
@@ -145,6 +149,10 @@ def headline_metrics(
             "ari_2std": round(float(rec.ari_2std), 6),
             "pairwise_f1": round(float(rec.pairwise_f1_mean), 6),
         }
+    for rec in blind.itertuples() if blind is not None and not blind.empty else ():
+        cell = out.get(rec.dataset, {}).get(rec.model, {}).get(rec.method)
+        if cell is not None:
+            cell["ari_blind"] = round(float(rec.blind_ari), 6)
     for dataset, px in (low_resolution or {}).items():
         if dataset in out:
             out[dataset] |= {"low_resolution": True, "face_px_median": round(float(px), 2)}
@@ -169,12 +177,22 @@ def winners(best: pd.DataFrame, not_ranked: Iterable[str] = ()) -> pd.DataFrame:
     return best[np.isclose(best["ari_mean"], top, rtol=0, atol=1e-12)]
 
 
+#: The headline's column of what a user without labels gets (:func:`headline_display`).
+NO_LABELS = "ARI without labels"
+
+
 def headline_display(
-    best: pd.DataFrame, datasets: Sequence[str], models: Sequence[str]
+    best: pd.DataFrame,
+    datasets: Sequence[str],
+    models: Sequence[str],
+    blind: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Wide headline: rows methods, columns (dataset, model, ``ARI ± 2σ`` | ``pairwise F1``).
+    """Wide headline: rows methods, columns (dataset, model, ``ARI ± 2σ`` | ``pairwise F1``
+    [| :data:`NO_LABELS`]).
 
     Only the (dataset, model) pairs with results get columns (a feature dataset has one model).
+    With ``blind`` (:func:`facecluster.sweep.summary.blind_choices`) a third column per pair
+    gives the ARI at the setting chosen without labels; a method that is given K says so.
     """
     if best.empty:
         return pd.DataFrame()
@@ -182,14 +200,10 @@ def headline_display(
     models = ordered(best["model"], models)
     methods = ordered(best["method"], METHOD_ORDER)
     present = set(zip(best["dataset"], best["model"], strict=True))
+    with_blind = blind is not None and not blind.empty
+    scores = ("ARI ± 2σ", "pairwise F1", *((NO_LABELS,) if with_blind else ()))
     cols = pd.MultiIndex.from_tuples(
-        [
-            (d, m, c)
-            for d in datasets
-            for m in models
-            if (d, m) in present
-            for c in ("ARI ± 2σ", "pairwise F1")
-        ],
+        [(d, m, c) for d in datasets for m in models if (d, m) in present for c in scores],
         names=["dataset", "model", ""],
     )
     table = pd.DataFrame("", index=pd.Index(methods, name="method"), columns=cols)
@@ -200,7 +214,108 @@ def headline_display(
         table.loc[rec.method, (rec.dataset, rec.model, "pairwise F1")] = (
             f"{rec.pairwise_f1_mean:.3f}"
         )
+        if with_blind:
+            spec = ALGORITHMS.get(rec.method)
+            table.loc[rec.method, (rec.dataset, rec.model, NO_LABELS)] = (
+                "given K" if spec is not None and spec.needs_k else "–"
+            )
+    if with_blind:
+        for rec in blind.itertuples():
+            cell = (rec.method, (rec.dataset, rec.model, NO_LABELS))
+            if rec.method in table.index and cell[1] in table.columns:
+                table.loc[cell] = f"{rec.blind_ari:.3f}"
     return table
+
+
+#: The Castiel report's rule of thumb, the baseline of the blind choice: "the best eps /
+#: bandwidth is about 0.7 for any database".
+CASTIEL_RULE: dict[str, dict[str, float]] = {
+    "dbscan": {"eps": 0.7},
+    "meanshift": {"bandwidth": 0.7},
+}
+
+
+def blind_display(blind: pd.DataFrame, stats: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The blind-choice table: per (dataset, model, method) oracle vs blind ARI and BCubed F1.
+
+    ``blind`` is :func:`facecluster.sweep.summary.blind_choices`; ``stats`` the grid
+    statistics, for the Castiel rule column (:data:`CASTIEL_RULE`; ``–`` where it has none
+    or without ``stats``).
+    """
+    if blind.empty:
+        return pd.DataFrame()
+    rule = {}
+    for method, point in CASTIEL_RULE.items() if stats is not None and not stats.empty else ():
+        at = stats[stats["method"] == method]
+        at = at[[_matches(json.loads(p), point) for p in at["params"]]]
+        rule |= {(r.dataset, r.model, method): r.ari_mean for r in at.itertuples()}
+    rows = []
+    for rec in blind.itertuples():
+        fixed = rule.get((rec.dataset, rec.model, rec.method))
+        rows.append(
+            {
+                "dataset": rec.dataset,
+                "model": rec.model,
+                "method": rec.method,
+                "ARI with labels": f"{rec.oracle_ari:.3f}",
+                "ARI without": f"{rec.blind_ari:.3f}",
+                "ARI lost": f"{rec.loss_ari:+.3f}",
+                "BCubed F1 with": f"{rec.oracle_bcubed_f1:.3f}",
+                "BCubed F1 without": f"{rec.blind_bcubed_f1:.3f}",
+                "setting with labels": setting_label(rec.method, rec.oracle_params),
+                "chosen without (most subsets)": (
+                    setting_label(rec.method, rec.blind_params) if rec.blind_params else "–"
+                ),
+                "same choice": f"{rec.agree:.0%}",
+                "ARI at 0.7 (Castiel rule)": "–" if fixed is None else f"{fixed:.3f}",
+            }
+        )
+    table = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    return table.sort_values(
+        ["dataset", "model", "method"],
+        key=lambda c: c.map(order) if c.name == "method" else c,
+        kind="stable",
+    ).reset_index(drop=True)
+
+
+def _matches(params: Mapping[str, Any], point: Mapping[str, float]) -> bool:
+    return all(
+        k in params and np.isclose(params[k], v, rtol=0, atol=1e-9) for k, v in point.items()
+    )
+
+
+def blind_advice(
+    blind: pd.DataFrame,
+    datasets: Sequence[str],
+    models: Sequence[str],
+    not_ranked: Iterable[str] = (),
+) -> str:
+    """Markdown: per dataset and model, the method to use without labels, with its numbers.
+
+    The method with the highest ARI at its blind choice (:data:`NO_LABELS`); its BCubed F1
+    and what the labels would have added beside it.  Low-resolution datasets are named but
+    not advised on.
+    """
+    if blind.empty:
+        return ""
+    lines = []
+    skip = set(not_ranked)
+    for d in ordered(blind["dataset"], datasets):
+        for m in ordered(blind.loc[blind["dataset"] == d, "model"], models):
+            part = blind[(blind["dataset"] == d) & (blind["model"] == m)]
+            if d in skip:
+                lines.append(f"- **{d}** × {m}: not ranked (low-resolution faces).")
+                continue
+            top = part.sort_values("blind_ari", ascending=False, kind="stable").iloc[0]
+            lines.append(
+                f"- **{d}** × {m}: **{top['method']}** "
+                f"({setting_label(top['method'], top['blind_params'] or '{}')} on most subsets): "
+                f"ARI {top['blind_ari']:.3f}, BCubed F1 {top['blind_bcubed_f1']:.3f} "
+                f"without labels; {top['loss_ari']:+.3f} ARI below its best with labels "
+                f"({top['oracle_ari']:.3f})."
+            )
+    return "\n".join(lines)
 
 
 def best_settings_display(

@@ -32,14 +32,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ("dataset", "model", "method", "params")
-METRIC_COLUMNS = EVALUATE_KEYS  # one column per key of metrics.evaluate, in order
+#: One column per key of metrics.evaluate, in order, then the label-free silhouette
+#: (:func:`facecluster.metrics.sample_silhouette`).
+METRIC_COLUMNS = (*EVALUATE_KEYS, "silhouette")
 #: Columns that measure time: the only ones that differ between two runs of the same sweep.
 RUNTIME_COLUMNS = ("runtime_s", "task_runtime_s")
 
 
 def run_task(X: np.ndarray, y: np.ndarray, task: SweepTask) -> tuple[str, pd.DataFrame]:
     """Fit one method's grid on one subset and score every point (runs in a worker)."""
-    from facecluster.metrics import evaluate
+    from facecluster.metrics import (
+        evaluate,
+        sample_silhouette,
+        silhouette_distances,
+        silhouette_rows,
+    )
 
     spec = get_method(task.method)
     points = spec.grid_points(task.grid)
@@ -63,9 +70,12 @@ def run_task(X: np.ndarray, y: np.ndarray, task: SweepTask) -> tuple[str, pd.Dat
         exc.add_note(f"in {task.method} on subset {task.subset} of {task.dataset}-{task.model}")
         raise
     task_seconds = perf_counter() - t0
+    sample = silhouette_rows(Xs.shape[0])  # label-free score, the same faces for every method
+    distances = silhouette_distances(Xs, sample)
     rows = []
     for point, lab, sec in zip(points, labels, seconds, strict=True):
         scores = evaluate(ys, lab)
+        scores["silhouette"] = sample_silhouette(distances, lab[sample])
         rows.append(
             {
                 "dataset": task.dataset,

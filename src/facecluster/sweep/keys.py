@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from facecluster.config import SweepSettings
 
 #: Bump when the table layout or the meaning of a task changes (invalidates every part file).
-SWEEP_FORMAT = 1
+SWEEP_FORMAT = 2  # 2: the label-free silhouette column
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,64 @@ def best_scores(results: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "n_subsets": int(rec.subsets),
         }
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# choosing the parameter without labels
+# --------------------------------------------------------------------------------------------
+#: The label-free criterion of the blind choice (a column of the results table).
+BLIND_CRITERION = "silhouette"
+
+
+def blind_choices(
+    results: pd.DataFrame, criterion: str = BLIND_CRITERION, scores: tuple[str, ...] = SCORES
+) -> pd.DataFrame:
+    """What a user without labels gets, against the best setting chosen with them.
+
+    For every (dataset, model, method) that needs no K, **on each subset** the grid point
+    with the highest ``criterion`` (computed without the identities; NaN points skipped,
+    the first in grid order on ties) is taken, and its scores are averaged over the subsets.
+    The oracle is :func:`best_points` (highest mean ARI, chosen on the same subsets: an
+    optimistic figure).  A method with one grid point (FINCH) gets that point both ways.
+
+    Returns
+    -------
+    DataFrame
+        One row per (dataset, model, method): ``oracle_params``, ``blind_params`` (the
+        point chosen on most subsets), ``agree`` (share of subsets whose blind choice is the
+        oracle's point), ``subsets``, and per score ``oracle_<s>``, ``blind_<s>``,
+        ``loss_<s>`` (oracle − blind).  Empty when nothing qualifies.
+    """
+    from facecluster.cluster.registry import ALGORITHMS
+
+    keys = ["dataset", "model", "method"]
+    if results.empty or criterion not in results:
+        return pd.DataFrame(columns=keys)
+    free = results[results["method"].map(lambda m: not ALGORITHMS[m].needs_k)]
+    if free.empty:
+        return pd.DataFrame(columns=keys)
+    summary = grid_summary(free)
+    oracle = best_points(summary).set_index(keys)
+    rows = []
+    for key, group in free.groupby(keys, sort=False):
+        order = {p: i for i, p in enumerate(dict.fromkeys(group["params"]))}
+        g = group.assign(_order=group["params"].map(order)).sort_values(["subset", "_order"])
+        crit = g[criterion].astype(float)
+        chosen = (
+            g[crit.notna()]
+            .loc[lambda d: d[criterion] == d.groupby("subset")[criterion].transform("max")]
+            .groupby("subset", sort=True)
+            .head(1)
+        )
+        best = oracle.loc[key]
+        row: dict[str, Any] = dict(zip(keys, key, strict=True))
+        row["oracle_params"] = best["params"]
+        row["blind_params"] = chosen["params"].mode().iloc[0] if len(chosen) else None
+        row["agree"] = float((chosen["params"] == best["params"]).mean()) if len(chosen) else 0.0
+        row["subsets"] = int(chosen["subset"].nunique())
+        for s in scores:
+            row[f"oracle_{s}"] = float(best[f"{s}_mean"])
+            row[f"blind_{s}"] = float(chosen[s].mean()) if len(chosen) else float("nan")
+            row[f"loss_{s}"] = row[f"oracle_{s}"] - row[f"blind_{s}"]
+        rows.append(row)
+    return pd.DataFrame(rows)
