@@ -166,10 +166,13 @@ def test_headline_table_and_figures_are_rendered(browser, index):
         "kmeans",
         "agglomerative",
         "spectral",
+        "finch_k",
         "dbscan",
+        "hdbscan",
         "meanshift",
         "rank_order",
         "chinese_whispers",
+        "finch",
     ]
     # the winner's ARI and F1 cells of each ranked dataset × model: personal × 2 models and
     # muct-published × its model (muct, low resolution, is not ranked)

@@ -23,10 +23,11 @@ import nbformat
 import pandas as pd
 import pytest
 
+from facecluster.cluster.registry import ALGORITHMS
 from facecluster.report.plots import PLOT_COLUMNS
 from facecluster.report.render import render_html
 from facecluster.stages.sweep import read_results
-from facecluster.sweep.summary import best_scores
+from facecluster.sweep.summary import best_scores, blind_choices
 from study_fixture import make_study_project
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~45 s: sweeps + a kernel
@@ -42,6 +43,9 @@ METHODS = {
     "meanshift": {"bandwidth": [0.3, 0.5, 0.7, 0.9]},
     "rank_order": {"k": [5, 10], "threshold": [0.8, 1.6]},
     "chinese_whispers": {"threshold": [0.5, 0.8], "n_iter": 10},
+    "finch_k": {},
+    "hdbscan": {"min_cluster_size": [2, 4], "min_samples": [1, 2]},
+    "finch": {},
 }
 
 
@@ -120,20 +124,34 @@ def test_metrics_json_is_the_headline(site):
     assert "low_resolution" not in metrics["personal"] and set(metrics[FEATURE]) == {FEATURE_MODEL}
     pairs = [(d, m) for d in ("personal", "muct") for m in ("facenet", "lightcnn")]
     for dataset, model in [*pairs, (FEATURE, FEATURE_MODEL)]:
-        expected = best_scores(
-            read_results(site / "data" / "results" / f"{dataset}-{model}.parquet").table
-        )
+        table = read_results(site / "data" / "results" / f"{dataset}-{model}.parquet").table
+        expected = best_scores(table)
+        blind = blind_choices(table).set_index("method")["blind_ari"]
         got = metrics[dataset][model]
         assert set(got) == set(METHODS)
         for method, e in expected.items():
-            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"}
+            free = not ALGORITHMS[method].needs_k  # chosen without labels too
+            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"} | (
+                {"ari_blind"} if free else set()
+            )
             assert got[method]["ari_mean"] == pytest.approx(e["ari_mean"], abs=1e-6)
             assert -1 <= got[method]["ari_mean"] <= 1
+            if free:
+                assert got[method]["ari_blind"] == pytest.approx(blind[method], abs=1e-6)
+                assert got[method]["ari_blind"] <= got[method]["ari_mean"] + 1e-6  # oracle
 
 
 def test_plot_data_files(site):
     names = sorted(p.name for p in (site / "reports" / "plots").glob("*.csv"))
-    curves = ("dbscan", "meanshift", "chinese_whispers", "rank_order-k5", "rank_order-k10")
+    curves = (
+        "dbscan",
+        "hdbscan-min_samples1",
+        "hdbscan-min_samples2",
+        "meanshift",
+        "chinese_whispers",
+        "rank_order-k5",
+        "rank_order-k10",
+    )  # one curve per grid line: hdbscan's x-axis is min_cluster_size, one line per min_samples
     expected = sorted(
         [
             f"{m}-{x}-{d}.csv"

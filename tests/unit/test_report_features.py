@@ -22,7 +22,7 @@ from facecluster.report import tables as tb
 from facecluster.report.inputs import LOW_RESOLUTION_PX
 from facecluster.report.study import build_study_report
 from facecluster.stages.sweep import read_results
-from facecluster.sweep.summary import best_scores
+from facecluster.sweep.summary import best_scores, blind_choices
 from study_fixture import FEATURE_TABLE_ONE, LOW_RES_FACE_PX, feature_file, make_study_project
 
 #: the cheapest methods, with Table I cells (K=true, eps) to compare with
@@ -174,12 +174,16 @@ def test_metrics_json_flags_low_resolution_and_keeps_its_values(project):
     assert "low_resolution" not in metrics[FEATURE]
     assert set(metrics[FEATURE]) == {FEATURE_MODEL}
     for dataset, model in (("muct", "facenet"), (FEATURE, FEATURE_MODEL)):
-        expected = best_scores(read_results(paths.results(dataset, model)).table)
+        table = read_results(paths.results(dataset, model)).table
+        expected = best_scores(table)
         got = metrics[dataset][model]
         assert set(got) == set(expected) == {"kmeans", "agglomerative", "dbscan"}
         for method, e in expected.items():
-            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"}
+            blind = {"ari_blind"} if method == "dbscan" else set()  # the one without K
+            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"} | blind
             assert got[method]["ari_mean"] == pytest.approx(e["ari_mean"], abs=1e-6)
+        chosen = blind_choices(table).set_index("method").loc["dbscan", "blind_ari"]
+        assert got["dbscan"]["ari_blind"] == pytest.approx(chosen, abs=1e-6)
 
 
 def test_galleries_and_maps_skip_the_feature_dataset(project):

@@ -8,6 +8,8 @@
 * ``first_seen_labels`` / ``component_labels`` — number components (or any labels)
   0, 1, 2, … in the order their first point appears, which is the numbering
   scikit-learn's DBSCAN produces and makes label arrays comparable with ``==``.
+* ``edge_components`` — the connected components of an edge list, numbered that way
+  (DBSCAN's single-linkage cut, FINCH's first-neighbour graph).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from numba import njit
 
 __all__ = [
     "component_labels",
+    "edge_components",
     "first_seen_labels",
     "uf_find",
     "uf_union_low",
@@ -73,3 +76,12 @@ def component_labels(parent):  # pragma: no cover - compiled
     for i in range(n):
         roots[i] = uf_find(parent, i)
     return first_seen_labels(roots)
+
+
+@njit(cache=True, nogil=True)
+def edge_components(n, fi, fj):  # pragma: no cover - compiled
+    """Connected components of the graph on ``n`` points with edges ``fi[t] — fj[t]``."""
+    parent = np.arange(n)
+    for t in range(fi.shape[0]):
+        uf_union_low(parent, fi[t], fj[t])
+    return component_labels(parent)

@@ -35,7 +35,7 @@ from numba import njit
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import DBSCAN
 
-from facecluster.cluster._common import component_labels, uf_find, uf_union_low
+from facecluster.cluster._common import edge_components, uf_find
 from facecluster.cluster._validation import (
     POSITIVE_INT,
     POSITIVE_REAL,
@@ -108,15 +108,6 @@ def _kruskal(n, ei, ej, ew, order):  # pragma: no cover - compiled
         if k == n - 1:
             break
     return fi[:k], fj[:k], fw[:k]
-
-
-@njit(cache=True, nogil=True)
-def _labels_at(n, fi, fj, n_edges):  # pragma: no cover - compiled
-    """Components of the first ``n_edges`` forest edges, numbered by lowest point index."""
-    parent = np.arange(n)
-    for t in range(n_edges):
-        uf_union_low(parent, fi[t], fj[t])
-    return component_labels(parent)
 
 
 def single_linkage_forest(X, max_distance: float):
@@ -199,7 +190,7 @@ def dbscan_grid(X, eps_values: Sequence[float], *, min_samples: int = 1) -> list
             out.append(DBSCAN(eps=eps, min_samples=1).fit(X).labels_)
             continue
         n_edges = int(np.searchsorted(fw, t, side="right"))
-        out.append(_labels_at(n, fi, fj, n_edges).astype(np.intp))
+        out.append(edge_components(n, fi[:n_edges], fj[:n_edges]).astype(np.intp))
     return out
 
 

@@ -32,10 +32,9 @@ embeddings by ``benchmarks/finch_vs_reference.py``)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from facecluster.cluster._common import component_labels, first_seen_labels, uf_union_low
+from facecluster.cluster._common import edge_components, first_seen_labels
 from facecluster.cluster._validation import (
     POSITIVE_INT,
     check_n_clusters,
@@ -76,14 +75,9 @@ def first_neighbours(X: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
-def _first_neighbour_components(nn):  # pragma: no cover - compiled
-    """Components of the graph ``i — nn[i]``, numbered by lowest index."""
-    n = nn.shape[0]
-    parent = np.arange(n, dtype=np.int64)
-    for i in range(n):
-        uf_union_low(parent, i, nn[i])
-    return component_labels(parent)
+def _first_neighbour_components(nn: np.ndarray) -> np.ndarray:
+    """Components of the graph ``i — nn[i]``, numbered by first appearance."""
+    return edge_components(nn.shape[0], np.arange(nn.shape[0], dtype=np.int64), nn)
 
 
 def _cluster_means(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
