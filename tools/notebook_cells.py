@@ -201,7 +201,8 @@ display(Markdown("## 1. Headline: the best setting of each method"))
 if report.empty:
     display(Markdown("**No results: every dataset was skipped or its sweep has not run.**"))
 else:
-    display(report.headline.table)
+    for table in report.headline.tables:  # one per dataset
+        display(table)
     if report.headline.note:
         display(Markdown(report.headline.note))
     display(report.headline.best_settings)

@@ -155,13 +155,16 @@ def test_index_opens_offline_without_console_errors(browser, index):
 def test_headline_table_and_figures_are_rendered(browser, index):
     browser.open(index.as_uri())
     head = browser.js("""
-        const t = document.querySelector('table.headline');
-        if (!t) return null;
-        const rows = Array.from(t.querySelectorAll('tbody tr')).map(r => r.querySelector('th').textContent.trim());
-        const bold = Array.from(t.querySelectorAll('td')).filter(td => getComputedStyle(td).fontWeight >= 700).length;
-        return {rows: rows, bold: bold, width: t.getBoundingClientRect().width};
+        const ts = Array.from(document.querySelectorAll('table.headline'));
+        if (!ts.length) return null;
+        const rows = Array.from(ts[0].querySelectorAll('tbody tr')).map(r => r.querySelector('th').textContent.trim());
+        const bold = ts.flatMap(t => Array.from(t.querySelectorAll('td')))
+            .filter(td => getComputedStyle(td).fontWeight >= 700).length;
+        const width = Math.max(...ts.map(t => t.getBoundingClientRect().width));
+        return {tables: ts.length, rows: rows, bold: bold, width: width};
     """)
     assert head is not None, "no headline table"
+    assert head["tables"] == 3  # one per dataset with results: personal, muct, muct-published
     assert head["rows"] == [
         "kmeans",
         "agglomerative",

@@ -77,7 +77,10 @@ def test_report_sections(project):
     status = ov.status.set_index("dataset")
     assert status.loc["lfw", "status"] == "skipped"
     assert status.loc["lfw", "skip_reason"].startswith("no images found")
-    assert report.headline.table is not None and "0." in report.headline.table.to_html()
+    assert [t.data.columns.get_level_values(0)[0] for t in report.headline.tables] == [
+        "personal"
+    ]  # one table per dataset with results (lfw was skipped)
+    assert "0." in report.headline.tables[0].to_html()
     t1 = report.table_one
     assert set(t1.styled) == {"facenet"} and set(t1.styled["facenet"]) == {"ari", "other"}
     assert "published" in t1.styled["facenet"]["ari"].to_html()
@@ -125,7 +128,7 @@ def test_report_without_any_results(tmp_path):
         methods=METHODS,
     )
     report = build_study_report(load_params(root / "params.yaml"), ProjectPaths.from_root(root))
-    assert report.empty and report.headline.table is None and report.galleries.galleries == ()
+    assert report.empty and report.headline.tables == () and report.galleries.galleries == ()
     assert report.plot_files == () and report.curves.figures == ()
     assert json.loads((root / "reports" / "metrics.json").read_text()) == {
         "muct": {"facenet": {"skipped": True}}

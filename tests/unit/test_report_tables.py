@@ -119,6 +119,24 @@ def test_headline_display_and_winner_highlight(stats):
     }
 
 
+def test_headline_splits_into_one_table_per_dataset(stats):
+    best = tb.best_configs(stats)
+    best = best[~((best["dataset"] == "lfw") & (best["method"] == "kmeans"))]  # lfw: dbscan only
+    table = tb.headline_display(best, ["personal", "lfw"], ["facenet"])
+    parts = tb.split_by_dataset(table)
+    assert [p.columns.get_level_values(0).unique().tolist() for p in parts] == [
+        ["personal"],
+        ["lfw"],
+    ]
+    assert parts[0].index.tolist() == ["kmeans", "dbscan"]
+    assert parts[1].index.tolist() == ["dbscan"]  # a method without results there is dropped
+    assert parts[1].loc["dbscan"].tolist() == table.loc["dbscan", ["lfw"]].tolist()
+    first, second = (tb.style_headline(p, best, caption=i == 0) for i, p in enumerate(parts))
+    assert "Best grid point" in first.to_html() and "<caption" not in second.to_html()
+    win = [k for k, v in second._compute().ctx.items() if ("background-color", "#d9f2d9") in v]
+    assert len(win) == 2  # lfw's winner (dbscan): its ARI and F1 cells
+
+
 def test_winners_keep_exact_ties():
     best = tb.best_configs(
         tb.grid_stats(

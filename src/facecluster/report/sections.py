@@ -133,13 +133,16 @@ def links_html(
 class Headline:
     """The best grid point of each method: styled tables and the ``metrics.json`` content.
 
+    ``tables`` holds one table per dataset (rows methods, columns model × score): with
+    three models and the column without labels, one wide table no longer fits a screen.
+
     ``note`` (markdown, shown under the tables) says which datasets are not ranked and why
     (low-resolution input, :data:`facecluster.report.inputs.LOW_RESOLUTION_PX`); empty when
     every dataset is ranked.
     """
 
     metrics: Mapping[str, Any]
-    table: Styler | None = None
+    tables: tuple[Styler, ...] = ()
     best_settings: Styler | None = None
     note: str = ""
     blind: Styler | None = None
@@ -173,12 +176,14 @@ def headline_section(
             caption="Choosing without labels: on each subset the setting with the highest "
             "silhouette (a sample of ≤ 1,000 faces; no identity used), against the best "
             "setting chosen with the labels on the same subsets (optimistic); methods given K "
-            "are left out",
+            "are left out.  The blind setting may differ between subsets, so it can beat the "
+            "one best setting: a negative loss",
         )
         advice = tb.blind_advice(blind, datasets, models, not_ranked=low)
+    parts = tb.split_by_dataset(tb.headline_display(best, datasets, models, blind))
     return Headline(
         metrics,
-        tb.style_headline(tb.headline_display(best, datasets, models, blind), best, low),
+        tuple(tb.style_headline(t, best, low, caption=i == 0) for i, t in enumerate(parts)),
         tb.mark_not_ranked(
             tb.style_table(
                 tb.best_settings_display(best, datasets, models),

@@ -227,6 +227,16 @@ def headline_display(
     return table
 
 
+def split_by_dataset(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """The wide headline (:func:`headline_display`) as one table per dataset, in column
+    order, each keeping its dataset as the top header and only the methods it has."""
+    parts = []
+    for dataset in dict.fromkeys(table.columns.get_level_values(0)):
+        part = table.loc[:, [dataset]]
+        parts.append(part[(part != "").any(axis=1)])
+    return parts
+
+
 #: The Castiel report's rule of thumb, the baseline of the blind choice: "the best eps /
 #: bandwidth is about 0.7 for any database".
 CASTIEL_RULE: dict[str, dict[str, float]] = {
@@ -335,26 +345,33 @@ def best_settings_display(
 
 
 def style_headline(
-    table: pd.DataFrame, best: pd.DataFrame, low_resolution: Mapping[str, float] | None = None
+    table: pd.DataFrame,
+    best: pd.DataFrame,
+    low_resolution: Mapping[str, float] | None = None,
+    caption: bool = True,
 ) -> Styler:
-    """The headline with the winner of each (dataset, model) highlighted.
+    """The headline (or one dataset's part of it) with the winner of each (dataset, model)
+    highlighted.
 
     A low-resolution dataset (``{dataset: median face px}``) has no winner and its column
-    header says so (:func:`mark_not_ranked`).
+    header says so (:func:`mark_not_ranked`).  ``caption=False`` for the parts after the
+    first (one caption above them all).
     """
     low = dict(low_resolution or {})
     win = winners(best, not_ranked=low)
     css = pd.DataFrame("", index=table.index, columns=table.columns)
     for rec in win.itertuples():
         for c in ("ARI ± 2σ", "pairwise F1"):
-            if (rec.dataset, rec.model, c) in css.columns:
+            if (rec.dataset, rec.model, c) in css.columns and rec.method in css.index:
                 css.loc[rec.method, (rec.dataset, rec.model, c)] = WINNER_CSS
-    caption = "Best grid point of each method (by mean ARI); winner per column highlighted"
-    if low and set(low) & set(best["dataset"]):
-        caption += " (low-resolution datasets are not ranked: see below)"
+    text = ""
+    if caption:
+        text = "Best grid point of each method (by mean ARI); winner per column highlighted"
+        if low and set(low) & set(best["dataset"]):
+            text += " (low-resolution datasets are not ranked: see below)"
     styler = (
         table.style.apply(lambda _: css, axis=None)
-        .set_caption(caption)
+        .set_caption(text)
         .set_table_attributes('class="study-table headline"')
     )
     return mark_not_ranked(styler, low)
