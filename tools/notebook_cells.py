@@ -15,8 +15,8 @@ from facecluster.log import setup_logging
 from facecluster.paths import ProjectPaths
 
 setup_logging(logging.INFO)
-params = load_params(params_path)
-paths = ProjectPaths.from_root()"""
+paths = ProjectPaths.from_root()  # the folder of dvc.yaml, wherever the kernel starts
+params = load_params(paths.resolve(params_path))  # relative: to the project root"""
 
 
 SETUP = setup()

@@ -14,6 +14,11 @@ imports what its readers and writers need at module level and what only its ``ru
 inside ``run`` (``tests/unit/test_dvc_deps.py`` checks it).  Importing ``a.b.c`` runs
 ``a/__init__.py`` and ``a/b/__init__.py`` too, so they are part of it.
 
+The package's data files (:data:`DATA_SUFFIXES`: the published tables under
+``reference/``, the Yale checksum manifest) are deps of every stage whose closure names one
+of them in a string literal (``load_reference("castiel_table1.csv")``): editing a published
+value re-runs what compares with it.
+
 ``python tools/stage_deps.py`` prints each stage's closure and what ``dvc.yaml`` misses or
 names in excess; ``tests/unit/test_dvc_deps.py`` fails on any difference.
 """
@@ -119,6 +124,27 @@ def closure(entries: list[str], src: Path = SRC) -> set[str]:
     return seen
 
 
+#: Suffixes of the package's data files (read by name from the modules that use them).
+DATA_SUFFIXES = (".csv", ".sha256")
+
+
+def package_data(modules: set[str], src: Path = SRC) -> set[Path]:
+    """The package data files whose name appears as a string literal in ``modules``."""
+    files: dict[str, list[Path]] = {}
+    for path in (src / PACKAGE).rglob("*"):
+        if path.suffix in DATA_SUFFIXES and path.is_file():
+            files.setdefault(path.name, []).append(path)
+    found: set[Path] = set()
+    for name in modules:
+        path = module_file(name, src)
+        assert path is not None
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.update(files.get(node.value, ()))
+    return found
+
+
 def notebook_imports(path: Path) -> set[str]:
     """Package modules imported by the code cells of a notebook."""
     nb = json.loads(path.read_text(encoding="utf-8"))
@@ -156,8 +182,10 @@ def stage_entries(cmd: str, root: Path = ROOT) -> tuple[list[str], list[Path]]:
 def expected_deps(cmd: str, root: Path = ROOT) -> set[str]:
     """The code deps a stage must list: its notebooks and its modules' files."""
     entries, notebooks = stage_entries(cmd, root)
-    files = {module_file(m).relative_to(root).as_posix() for m in closure(entries)}  # type: ignore[union-attr]
-    return files | {n.relative_to(root).as_posix() for n in notebooks}
+    modules = closure(entries)
+    files = {module_file(m).relative_to(root).as_posix() for m in modules}  # type: ignore[union-attr]
+    data = {d.relative_to(root).as_posix() for d in package_data(modules)}
+    return files | data | {n.relative_to(root).as_posix() for n in notebooks}
 
 
 def dvc_stages(root: Path = ROOT) -> dict[str, dict]:
@@ -178,8 +206,12 @@ def dvc_stages(root: Path = ROOT) -> dict[str, dict]:
 
 
 def code_deps(deps: list[str]) -> set[str]:
-    """The deps that are code: package modules and notebooks."""
-    return {d for d in deps if d.endswith((".py", ".ipynb"))}
+    """The deps that are code: package modules, their data files and notebooks."""
+    return {
+        d
+        for d in deps
+        if d.endswith((".py", ".ipynb")) or (d.startswith("src/") and d.endswith(DATA_SUFFIXES))
+    }
 
 
 def write_deps(root: Path = ROOT) -> None:

@@ -97,8 +97,13 @@ def _cmd_notebook(args: argparse.Namespace) -> int:
     out_dir = paths.reports if args.name == "report" else paths.report_dir(args.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{stem}.ipynb"
+    # the notebook resolves a relative params path from the project root (as JupyterLab
+    # runs it); from elsewhere, hand it the file this command just checked
+    params_path = args.params
+    if Path.cwd().resolve() != paths.root and not Path(params_path).is_absolute():
+        params_path = str(Path(params_path).resolve())
     execute_notebook(
-        paths.root / "notebooks" / template, out, {**items, "params_path": args.params}
+        paths.root / "notebooks" / template, out, {**items, "params_path": params_path}
     )
     from facecluster.report.render import render_html
 

@@ -76,6 +76,18 @@ class PersonalDataset(_DatasetBase):
     path: str = "data/raw/personal"
 
 
+class YaleDataset(_DatasetBase):
+    """The Yale Face Database (15 people x 11 conditions), images checked against their
+    published sha256 (:mod:`facecluster.data.yale`)."""
+
+    kind: Literal["yale"]
+    path: str | None = Field(
+        default=None,
+        description="a folder subjectNN/subjectNN.<condition> or a yalefaces.zip; default: "
+        "data/raw/<dataset>, the mirror, or the download",
+    )
+
+
 class LfwDataset(_DatasetBase):
     """Labeled Faces in the Wild, keeping people with at least ``min_images_per_identity``."""
 
@@ -160,7 +172,8 @@ class EmbeddingsDataset(Strict):
 
 
 DatasetSpec = Annotated[
-    PersonalDataset | LfwDataset | MuctDataset | EmbeddingsDataset, Field(discriminator="kind")
+    PersonalDataset | YaleDataset | LfwDataset | MuctDataset | EmbeddingsDataset,
+    Field(discriminator="kind"),
 ]
 
 
@@ -576,7 +589,9 @@ class Params(Strict):
             return dataset
         return column
 
-    def dataset(self, name: str) -> PersonalDataset | LfwDataset | MuctDataset | EmbeddingsDataset:
+    def dataset(
+        self, name: str
+    ) -> PersonalDataset | YaleDataset | LfwDataset | MuctDataset | EmbeddingsDataset:
         try:
             return self.datasets[name]
         except KeyError:

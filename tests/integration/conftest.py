@@ -20,6 +20,8 @@ def small_project(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -
     shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["datasets"]["personal"].update(path=str(shared_data / "yale"), max_images=24)
+    for yale in ("yale", "yale-castiel"):  # kind yale: the mirror's copy, checked by sha256
+        params["datasets"][yale].update(max_images=24)
     params["datasets"]["lfw"].update(max_images=24, pairs_faces=False)
     params["datasets"]["muct"].update(max_images=60)
     params["crops"]["sample_grid"] = 12
@@ -41,8 +43,14 @@ def run_notebook(notebook_env):
     return _run_notebook
 
 
-def _run_notebook(name: str, project: Path, out_name: str, **parameters) -> dict:
-    """Execute ``notebooks/<name>`` in ``project`` with papermill; returns the executed nb."""
+def _run_notebook(
+    name: str, project: Path, out_name: str, cwd: Path | None = None, **parameters
+) -> dict:
+    """Execute ``notebooks/<name>`` in ``project`` with papermill; returns the executed nb.
+
+    The kernel starts in ``cwd`` (default ``project``): ``project / "notebooks"`` is where
+    JupyterLab starts it when a user opens a template.
+    """
     import nbformat
     import papermill as pm
 
@@ -52,7 +60,7 @@ def _run_notebook(name: str, project: Path, out_name: str, **parameters) -> dict
         str(ROOT / "notebooks" / name),
         str(out),
         parameters={"params_path": "params.yaml", **parameters},
-        cwd=str(project),
+        cwd=str(cwd or project),
         log_output=False,
         progress_bar=False,
         kernel_name="python3",

@@ -68,6 +68,6 @@ def test_notebook_command_renders_html_and_reports_user_errors_in_one_line(
     assert err == [
         "facecluster faces: error: unknown dataset 'nosuch'; "
         "params.yaml defines ['lfw', 'lfw-castiel', 'muct', 'muct-published', 'personal', "
-        "'personal-castiel']"
+        "'yale', 'yale-castiel']"
     ]
     assert not list((small_project / "reports" / "faces").glob("nosuch*"))

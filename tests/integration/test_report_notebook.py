@@ -71,6 +71,7 @@ def build_report_site(base: Path) -> Path:
     )
     import papermill as pm
 
+    (root / "notebooks").mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:  # the kernel is `python` from PATH
         mp.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
         mp.delenv("FACECLUSTER_ROOT", raising=False)
@@ -78,7 +79,7 @@ def build_report_site(base: Path) -> Path:
             str(NOTEBOOK),
             str(root / "reports" / "index.ipynb"),
             parameters={"params_path": "params.yaml"},
-            cwd=str(root),
+            cwd=str(root / "notebooks"),  # as JupyterLab starts it: the root is found above
             log_output=False,
             progress_bar=False,
             kernel_name="python3",

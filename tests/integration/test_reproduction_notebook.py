@@ -20,19 +20,15 @@ def project(small_project, tmp_path_factory):
     root = tmp_path_factory.mktemp("reproduction") / "p"
     shutil.copytree(small_project, root, ignore=shutil.ignore_patterns("reports"))
     params = yaml.safe_load((root / "params.yaml").read_text())
-    yale = params["datasets"]["personal"]["path"]
-    params["datasets"]["personal-castiel"].update(path=yale, max_images=24)
     params["sweep"]["n_subsets"] = 3
     params["execution"].update(n_jobs=1, progress=False)
     params["table_one"] = {
-        "datasets": ["personal-castiel"],
+        "datasets": ["yale-castiel"],  # kind yale: the mirror's images, checked by sha256
         "models": ["facenet"],
         "methods": ["kmeans", "agglomerative", "spectral", "dbscan", "meanshift"],
         "sweeps": {
-            "report-personal": {"dataset": "personal-castiel", "model": "facenet", "replace": True},
-            "sampling-personal": {
-                "dataset": "personal-castiel", "model": "facenet", "replace": False
-            },
+            "report-personal": {"dataset": "yale-castiel", "model": "facenet", "replace": True},
+            "sampling-personal": {"dataset": "yale-castiel", "model": "facenet", "replace": False},
         },
     }  # fmt: skip
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -50,23 +46,25 @@ def test_table_one_chain_on_yale(project, run_notebook, monkeypatch):
 
     monkeypatch.chdir(project)
     paths = ProjectPaths(project)
-    nb = run_notebook("10-faces.ipynb", project, "faces-pc", dataset="personal-castiel")
+    nb = run_notebook("10-faces.ipynb", project, "faces-pc", dataset="yale-castiel")
     assert not _errors(nb)
-    manifest = faces.read_manifest(paths, "personal-castiel")
+    manifest = faces.read_manifest(paths, "yale-castiel")
     assert len(manifest) == 24 and set(manifest["status"]) <= {"ok", "no_face", "border_face"}
     assert (manifest["status"] == "ok").sum() >= 20  # Yale's frontal faces: Haar finds them
     assert manifest.loc[manifest["status"] == "ok", "score"].isna().all()  # no confidence
     if not any((project / "data" / "models" / "facenet").glob("*")):
         assert main(["stage", "weights", "facenet"]) == 0
     nb = run_notebook(
-        "20-embed.ipynb", project, "embed-pc", dataset="personal-castiel", model="facenet"
+        "20-embed.ipynb", project, "embed-pc", dataset="yale-castiel", model="facenet"
     )
     assert not _errors(nb)
     for sweep in ("report-personal", "sampling-personal"):
         assert main(["stage", "table_one", sweep]) == 0
         res = table_one.read_table_one(paths, sweep).table
         assert set(res["method"]) == {"kmeans", "agglomerative", "spectral", "dbscan", "meanshift"}
-    nb = run_notebook("50-reproduction.ipynb", project, "reproduction")
+    notebooks = project / "notebooks"  # where JupyterLab starts the kernel
+    notebooks.mkdir(exist_ok=True)
+    nb = run_notebook("50-reproduction.ipynb", project, "reproduction", cwd=notebooks)
     assert not _errors(nb)
     text = "".join(
         o.get("text", "") + "".join(o.get("data", {}).get("text/markdown", ""))

@@ -78,7 +78,7 @@ def test_a_typo_in_a_model_names_the_real_key_and_the_allowed_keys(base):
 
 def test_an_unknown_kind_lists_the_kinds(base):
     message = error_of(base, "datasets.personal.kind", "persnal")
-    assert "'datasets.personal.kind' must be one of personal, lfw, muct" in message
+    assert "'datasets.personal.kind' must be one of personal, yale, lfw, muct" in message
     assert "'path'" not in message  # the block itself is not dumped
 
 

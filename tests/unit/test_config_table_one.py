@@ -40,7 +40,10 @@ def test_default_table_one_is_the_report_setup_and_one_factor_sweeps(project_roo
     assert factors["lightcnn-personal"] == {"model": ("facenet-20170512", "lightcnn")}
     assert factors["crops-muct"] == {"source": ("muct-published", "muct")}  # 24×32 crops
     # the preset datasets read the same images as the study's
-    assert params.dataset("personal-castiel").path == params.dataset("personal").path
+    yale, castiel = params.dataset("yale"), params.dataset("yale-castiel")
+    assert castiel.kind == yale.kind == "yale" and castiel.path == yale.path
+    assert t1.sweeps["report-personal"].dataset == "yale-castiel"  # the machine-independent set
+    assert factors["detector-personal"] == {"detector": ("haar-castiel", "mtcnn")}
 
 
 @pytest.mark.parametrize(

@@ -128,3 +128,23 @@ def test_closure_follows_lazy_imports_and_skips_type_checking(tmp_path):
                    "facecluster.b", "facecluster.c"}  # fmt: skip
     other = TOOL.closure(["facecluster.stages.y"], tmp_path)
     assert "facecluster.a" not in other and "facecluster.c" in other
+
+
+def test_package_data_named_by_a_module_is_a_dep(tmp_path):
+    pkg = tmp_path / "facecluster"
+    (pkg / "reference").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text('TABLE = "table.csv"\n')
+    (pkg / "b.py").write_text("")
+    (pkg / "reference" / "table.csv").write_text("x\n1\n")
+    (pkg / "reference" / "other.csv").write_text("x\n2\n")
+    assert TOOL.package_data({"facecluster.a"}, tmp_path) == {pkg / "reference" / "table.csv"}
+    assert TOOL.package_data({"facecluster.b"}, tmp_path) == set()
+
+
+def test_the_published_tables_and_the_yale_manifest_are_deps():
+    stages = TOOL.dvc_stages(ROOT)
+    assert "src/facecluster/reference/castiel_table1_runs.csv" in stages["reproduction"]["deps"]
+    assert "src/facecluster/reference/castiel_table1.csv" in stages["report"]["deps"]
+    assert "src/facecluster/data/yalefaces.sha256" in stages["faces"]["deps"]
+    assert "src/facecluster/data/yalefaces.sha256" not in stages["sweep"]["deps"]

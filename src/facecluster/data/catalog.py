@@ -8,11 +8,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from facecluster.config import LfwDataset, MuctDataset, PersonalDataset
+from facecluster.config import LfwDataset, MuctDataset, PersonalDataset, YaleDataset
 from facecluster.data.images import ImageRecord, SkippedFile
 from facecluster.data.lfw import acquire_lfw, pair_image_relpaths, read_pairs, scan_lfw
 from facecluster.data.muct import list_muct, resolve_muct
 from facecluster.data.personal import scan_personal
+from facecluster.data.yale import acquire_yale, list_yale
 from facecluster.paths import ProjectPaths
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,9 @@ def _collect_lfw(name: str, spec: LfwDataset, paths: ProjectPaths) -> DatasetLis
 
 
 def collect_dataset(
-    name: str, spec: PersonalDataset | LfwDataset | MuctDataset, paths: ProjectPaths
+    name: str,
+    spec: PersonalDataset | YaleDataset | LfwDataset | MuctDataset,
+    paths: ProjectPaths,
 ) -> DatasetListing:
     """List the images of the dataset ``name`` as configured by ``spec``.
 
@@ -125,7 +128,7 @@ def collect_dataset(
     ----------
     name : str
         The dataset's key in params.yaml (names its raw folder ``data/raw/<name>``).
-    spec : PersonalDataset, LfwDataset or MuctDataset
+    spec : PersonalDataset, YaleDataset, LfwDataset or MuctDataset
         Its settings; ``spec.max_images`` keeps the first N records by ``relpath`` (smoke runs;
         for LFW the pairs-only images are capped at N too and ``extra["pairs_complete"]`` is
         False).
@@ -155,6 +158,18 @@ def collect_dataset(
             skipped,
             root.resolve(),
             "folder",
+            {"n_images_total": len(records)},
+        )
+    elif kind == "yale":
+        root, origin = acquire_yale(
+            paths.raw(name), paths.resolve(spec.path) if spec.path else None
+        )
+        records, skipped = list_yale(root)
+        listing = DatasetListing(
+            _first(records, spec.max_images),
+            skipped,
+            root.resolve(),
+            origin,
             {"n_images_total": len(records)},
         )
     elif kind == "lfw":
