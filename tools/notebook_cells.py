@@ -295,7 +295,10 @@ display(Markdown(
 for _title, table in report.statistics.transfer:
     display(table)
 if report.statistics.transfer_note:
-    display(Markdown(report.statistics.transfer_note))""",
+    display(Markdown(report.statistics.transfer_note))
+if report.statistics.selection is not None:
+    display(Markdown("### Chosen on half the subsets, scored on the other half"))
+    display(report.statistics.selection)""",
         [],
     ),
     (

@@ -23,9 +23,68 @@ def test_paired_difference_matches_scipy():
     assert res["n"] == 12
     assert res["mean_diff"] == pytest.approx(d.mean())
     assert (res["ci_low"], res["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
-    assert res["p_t"] == pytest.approx(sps.ttest_rel(a, b).pvalue)
+    assert res["p_t"] == pytest.approx(sps.ttest_rel(a, b).pvalue)  # overlap 0: plain t
+    assert res["p_t_uncorrected"] == pytest.approx(res["p_t"])
     assert res["p_wilcoxon"] == pytest.approx(sps.wilcoxon(d).pvalue)
     assert res["p_t"] < 0.05 and res["ci_low"] > 0
+
+
+def test_corrected_resampled_t_on_a_constructed_case():
+    # J = 4 differences with mean 0.02 and sample sd 0.01; subsets sharing rho = 0.8
+    d = np.array([0.01, 0.02, 0.03, 0.02]) + np.array([0.0, -0.00591752, 0.0, 0.00591752])
+    b = np.full(4, 0.5)
+    sd = d.std(ddof=1)
+    res = st.paired_difference(b + d, b, overlap=0.8)
+    se = sd * math.sqrt(1 / 4 + 0.8 / 0.2)  # Nadeau & Bengio: 1/J + n2/n1, n2/n1 = rho/(1-rho)
+    assert res["t"] == pytest.approx(d.mean() / se)
+    assert res["p_t"] == pytest.approx(2 * sps.t.sf(d.mean() / se, 3))
+    half = sps.t.ppf(0.975, 3) * se
+    assert (res["ci_low"], res["ci_high"]) == (
+        pytest.approx(d.mean() - half),
+        pytest.approx(d.mean() + half),
+    )
+    # the plain test calls it significant; corrected, the interval is ~4x wider and covers 0
+    assert res["p_t_uncorrected"] < 0.05 < res["p_t"] and res["ci_low"] < 0
+    plain = st.paired_difference(b + d, b)
+    ratio = (res["ci_high"] - res["ci_low"]) / (plain["ci_high"] - plain["ci_low"])
+    assert ratio == pytest.approx(math.sqrt((1 / 4 + 4) * 4))
+    with pytest.raises(ValueError, match="overlap"):
+        st.paired_difference(b + d, b, overlap=1.0)
+
+
+def test_subset_overlap():
+    assert st.subset_overlap(0.8, replace=False) == pytest.approx(0.8)
+    assert st.subset_overlap(0.8, replace=True) == pytest.approx(1 - math.exp(-0.8))
+    rng = np.random.default_rng(3)  # with replacement: the share another draw holds, simulated
+    n = 20_000
+    s1, s2 = (np.unique(rng.integers(0, n, int(0.8 * n))) for _ in range(2))
+    assert np.isin(s1, s2).mean() == pytest.approx(st.subset_overlap(0.8, True), abs=0.01)
+    with pytest.raises(ValueError, match="fraction"):
+        st.subset_overlap(0.0, replace=False)
+
+
+@pytest.mark.parametrize(
+    ("diffs", "verdict"),
+    [
+        ([0.10, 0.11, 0.09, 0.10, 0.12, 0.08], "kmeans better (corrected 95% CI above 0"),
+        ([0.001, 0.002, 0.0015, 0.001, 0.002, 0.0015], "practically equal"),
+        ([0.004, 0.012, 0.006, 0.010, 0.005, 0.011], "kmeans ahead by less than 0.01"),
+        ([0.05, -0.04, 0.06, -0.05, 0.04, -0.03], "not distinguishable"),
+    ],
+)
+def test_verdict_needs_the_corrected_interval_and_the_practical_threshold(diffs, verdict):
+    base = [0.5, 0.52, 0.48, 0.5, 0.51, 0.49]
+    first = [b + d + 0.2 for b, d in zip(base, diffs, strict=True)]
+    results = results_frame(
+        [
+            ("muct", "facenet", "kmeans", {"n_init": 10}, [f - 0.2 for f in first]),
+            ("muct", "facenet", "agglomerative", {}, base),
+        ]
+    )
+    best = tb.best_configs(tb.grid_stats(results))
+    row = st.paired_comparison(results, best, overlap=0.1).iloc[0]
+    assert row["first"] == "kmeans"
+    assert row["verdict"].startswith(verdict), row["verdict"]
 
 
 def test_paired_difference_degenerate_cases():
@@ -60,7 +119,7 @@ def test_paired_comparison_pairs_by_subset():
     assert row["n"] == 4
     assert row["mean_diff"] == pytest.approx(np.mean([0.05, 0.02, 0.10, 0.01]))
     assert row["p_wilcoxon"] == pytest.approx(0.125)  # 4 positive differences, exact
-    assert row["verdict"] == "no significant difference (p ≥ 0.05)"
+    assert row["verdict"] == "not distinguishable (corrected 95% CI includes 0)"  # J = 4
 
 
 def test_paired_comparison_values():
@@ -75,7 +134,9 @@ def test_paired_comparison_values():
     d = np.array([0.1, 0.05, 0.1, 0.05, 0.05, 0.1])
     assert row["mean_diff"] == pytest.approx(d.mean())
     assert row["p_t"] == pytest.approx(sps.ttest_1samp(d, 0).pvalue)
-    assert row["verdict"] == "kmeans better (both tests p < 0.05)"
+    assert row["verdict"].startswith("kmeans better (corrected 95% CI above 0")
+    shared = st.paired_comparison(results, best, overlap=0.8).iloc[0]  # 80 % subsets
+    assert shared["p_t"] > row["p_t"] and shared["p_t_uncorrected"] == pytest.approx(row["p_t"])
 
 
 def _transfer_stats():

@@ -94,6 +94,9 @@ def test_report_sections(project):
     assert cr.table is not None and cr.figure is not None
     sts = report.statistics
     assert sts.paired is not None
+    assert "ρ = 0.80" in sts.paired.caption  # the sweep's 80 % subsets, without replacement
+    assert sts.selection is not None
+    assert list(sts.selection.data.index.get_level_values("method")) == ["dbscan"]
     assert sts.transfer == () and "at least two datasets" in sts.transfer_note
     # galleries: one per method on the one dataset with results, each reproducing the sweep
     galleries = report.galleries.galleries

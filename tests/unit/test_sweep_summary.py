@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from facecluster.sweep.keys import canonical_params
-from facecluster.sweep.summary import best_points, best_scores, blind_choices, grid_summary
+from facecluster.sweep.summary import (
+    best_points,
+    best_scores,
+    blind_choices,
+    grid_summary,
+    held_out_choices,
+)
 
 
 def _rows() -> list[dict]:
@@ -93,3 +99,23 @@ def test_blind_choice_takes_each_subsets_best_silhouette_against_the_oracle():
     f = table.loc["finch"]  # one grid point: the same both ways
     assert f.blind_ari == f.oracle_ari == pytest.approx(0.4) and f.loss_ari == 0
     assert blind_choices(pd.DataFrame(_rows())).empty  # no silhouette column
+
+
+def test_held_out_choice_is_chosen_on_one_half_and_scored_on_the_other():
+    # dbscan, subsets 0..3: eps 0.1 wins the even subsets (0, 2), eps 0.2 the odd ones (1, 3)
+    aris = {0: (0.9, 0.5), 1: (0.4, 0.8), 2: (0.8, 0.6), 3: (0.5, 0.9)}
+    rows = []
+    for subset, pair in aris.items():
+        for eps, ari in zip((0.1, 0.2), pair, strict=True):
+            rows.append({"dataset": "d", "model": "m", "method": "dbscan", "subset": subset,
+                         "params": canonical_params({"eps": eps}), "ari": ari})  # fmt: skip
+    rows.append({"dataset": "d", "model": "m", "method": "kmeans", "subset": 0, "params": "{}",
+                 "ari": 0.3})  # fmt: skip
+    out = held_out_choices(pd.DataFrame(rows)).set_index("method")
+    assert list(out.index) == ["dbscan"]  # one grid point: nothing to choose
+    d = out.loc["dbscan"]
+    # chosen on even (0.1) -> odd subsets score 0.45; chosen on odd (0.2) -> even score 0.55
+    assert d.held_out_ari == pytest.approx(np.mean([0.45, 0.55]))
+    assert d.oracle_ari == pytest.approx(0.7)  # eps 0.2 over all four: (0.5+0.8+0.6+0.9)/4
+    assert d.optimism == pytest.approx(0.2) and not d.same_choice and d.points == 2
+    assert held_out_choices(pd.DataFrame(columns=["dataset"])).empty

@@ -38,6 +38,7 @@ from facecluster.report import table_one as t1
 from facecluster.report import tables as tb
 from facecluster.report.inputs import StudyInputs, low_resolution_note, status_note
 from facecluster.stages import embed as embed_stage
+from facecluster.sweep.summary import held_out_choices
 
 
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -389,6 +390,7 @@ class Statistics:
     paired: Styler | None = None
     transfer: tuple[tuple[str, Styler], ...] = ()
     transfer_note: str = ""
+    selection: Styler | None = None
 
 
 def statistics_section(
@@ -397,17 +399,22 @@ def statistics_section(
     best: pd.DataFrame,
     curves: CurvesSection,
     inputs: StudyInputs,
+    overlap: float = 0.0,
 ) -> Statistics:
-    """Section 7."""
+    """Section 7 (``overlap``: ρ of :func:`facecluster.report.stats.subset_overlap`)."""
     if best.empty:
         return Statistics()
-    paired = st.paired_comparison(results, best, not_ranked=inputs.low_resolution)
+    paired = st.paired_comparison(results, best, overlap=overlap, not_ranked=inputs.low_resolution)
     paired_table = None
     if not paired.empty:
         paired_table = tb.style_table(
             paired.set_index(["dataset", "model"]),
             caption="Best two methods per dataset × model, paired over the same subsets "
-            "(difference = first − second in ARI; 95% t interval; two-sided tests)",
+            "(difference = first − second in ARI). The subsets overlap, so the interval, t "
+            f"and p_t are Nadeau & Bengio's corrected resampled t (ρ = {overlap:.2f}, the "
+            "share of a subset's faces another subset holds: variance × (1/J + ρ/(1−ρ)) "
+            f"instead of 1/J); a verdict needs the interval above 0 and Δ ≥ {st.PRACTICAL_ARI:g}"
+            " ARI. p_t_uncorrected and p_wilcoxon assume independent subsets (they overclaim)",
         ).format(
             {
                 "mean_diff": "{:+.4f}",
@@ -415,6 +422,7 @@ def statistics_section(
                 "ci_high": "{:+.4f}",
                 "t": "{:.2f}",
                 "p_t": "{:.2g}",
+                "p_t_uncorrected": "{:.2g}",
                 "w": "{:.1f}",
                 "p_wilcoxon": "{:.2g}",
             },
@@ -445,4 +453,17 @@ def statistics_section(
             "Parameter transfer needs results on at least two datasets for a method with a "
             f"parameter grid; the results cover {best['dataset'].nunique()} dataset(s)."
         )
-    return Statistics(paired_table, tuple(transfer), note)
+    held = held_out_choices(results)
+    selection = None
+    if not held.empty:
+        selection = tb.style_table(
+            held.set_index(["dataset", "model", "method"]),
+            caption="The best setting chosen on half of the subsets (by parity of their id) "
+            "and scored on the other half, both ways, against the best chosen and scored on "
+            "all of them (the figure everywhere else in this report): optimism = oracle − "
+            "held out; methods with a single grid point are absent",
+        ).format(
+            {"oracle_ari": "{:.3f}", "held_out_ari": "{:.3f}", "optimism": "{:+.3f}"},
+            na_rep="–",
+        )
+    return Statistics(paired_table, tuple(transfer), note, selection)

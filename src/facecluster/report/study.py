@@ -50,6 +50,7 @@ from facecluster.report.sections import (
     statistics_section,
     table_one_section,
 )
+from facecluster.report.stats import subset_overlap
 from facecluster.sweep.summary import blind_choices
 
 __all__ = ["Gallery", "StudyReport", "build_study_report"]
@@ -171,7 +172,14 @@ def build_study_report(
         clusters_runtime=clusters_section(stats, best, inputs),
         maps=maps,
         galleries=gallery,
-        statistics=statistics_section(inputs.results, stats, best, curves, inputs),
+        statistics=statistics_section(
+            inputs.results,
+            stats,
+            best,
+            curves,
+            inputs,
+            overlap=subset_overlap(params.sweep.fraction, params.sweep.replace),
+        ),
         notes=notes,
         metrics_path=metrics_path,
         plot_files=tuple(plot_files),

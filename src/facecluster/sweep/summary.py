@@ -156,3 +156,52 @@ def blind_choices(
             row[f"loss_{s}"] = row[f"oracle_{s}"] - row[f"blind_{s}"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# selection on one half of the subsets, score on the other
+# --------------------------------------------------------------------------------------------
+def held_out_choices(results: pd.DataFrame, score: str = "ari") -> pd.DataFrame:
+    """The best grid point chosen on half of the subsets, scored on the other half.
+
+    The study's "best setting" (:func:`best_points`) is chosen on the same subsets it is
+    reported on, an optimistic figure.  Here the subsets are split by parity of their id;
+    the point with the highest mean ``score`` on the even subsets is scored on the odd ones
+    and vice versa, and the two held-out means are averaged (ties: first in grid order).
+    Only methods with more than one grid point and at least two subsets qualify.
+
+    Returns
+    -------
+    DataFrame
+        One row per (dataset, model, method): ``oracle_<score>`` (the best mean over all
+        subsets), ``held_out_<score>``, ``optimism`` (oracle − held out), ``points`` (grid
+        size) and ``same_choice`` (whether both halves chose the same point).
+    """
+    keys = ["dataset", "model", "method"]
+    cols = [*keys, f"oracle_{score}", f"held_out_{score}", "optimism", "points", "same_choice"]
+    if results.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for key, group in results.groupby(keys, sort=False):
+        order = list(dict.fromkeys(group["params"]))
+        if len(order) < 2 or group["subset"].nunique() < 2:
+            continue
+        half = group["subset"] % 2
+        means = group.groupby([half, "params"])[score].mean().unstack("params")[order]
+        if len(means) < 2:
+            continue
+        chosen = {h: means.loc[h].idxmax() for h in (0, 1)}
+        held = [means.loc[1 - h, chosen[h]] for h in (0, 1)]
+        oracle = float(group.groupby("params", sort=False)[score].mean()[order].max())
+        held_out = float(np.mean(held))
+        rows.append(
+            dict(zip(keys, key, strict=True))
+            | {
+                f"oracle_{score}": oracle,
+                f"held_out_{score}": held_out,
+                "optimism": oracle - held_out,
+                "points": len(order),
+                "same_choice": bool(chosen[0] == chosen[1]),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
