@@ -90,7 +90,30 @@ def test_figures(stats):
     )
     assert isinstance(fig, Figure) and len(fig.axes) == 4  # (ARI, F1) × 2 k values
     assert fig.axes[0].get_xlabel() == "threshold"
-    assert len(fig.axes[0].get_lines()) == 2  # one line per dataset
+    lines = fig.axes[0].get_lines()
+    assert [ln.get_label() for ln in lines if not ln.get_label().startswith("_")] == [
+        "personal",
+        "lfw",
+    ]  # one line per dataset
+    # ARI rises with the threshold: its best is the grid's largest, flagged on each line
+    edges = [ln for ln in lines if ln.get_marker() == ">"]
+    assert len(edges) == 2 and all(ln.get_xdata()[0] == 1.2 for ln in edges)
+    assert not [ln for ln in fig.axes[2].get_lines() if ln.get_marker() in "<>"]  # F1 row
+    legend = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert legend[-1] == "best at the grid's end"
+    peaked = tb.grid_stats(
+        results_frame(
+            [
+                ("lfw", "facenet", "dbscan", {"eps": e, "min_samples": 1}, [a, a])
+                for e, a in ((0.3, 0.2), (0.5, 0.9), (0.7, 0.4))
+            ]
+        )
+    )
+    flat = plots.curve_figure(
+        plots.curve_data(peaked, "dbscan"), model="facenet", datasets=["lfw"]
+    )
+    assert not [ln for ax in flat.axes for ln in ax.get_lines() if ln.get_marker() in "<>"]
+    assert [t.get_text() for t in flat.axes[-1].get_legend().get_texts()] == ["lfw"]
     table = tb.clusters_runtime_table(stats, tb.best_configs(stats))
     fig = plots.runtime_figure(table, datasets=["personal", "lfw"], models=["facenet"])
     assert fig.axes[0].get_yscale() == "log"

@@ -408,3 +408,19 @@ def test_headline_and_metrics_show_what_a_user_without_labels_gets(results, stat
     assert "+0.570 ARI below its best with labels (0.970)" in advice
     assert "**lfw** × facenet: not ranked" in advice
     assert tb.blind_advice(blind.iloc[0:0], ["lfw"], ["facenet"]) == ""
+
+
+def test_a_best_setting_at_the_end_of_its_grid_is_flagged(stats):
+    best = tb.best_configs(stats)
+    edge = best.set_index(["dataset", "method"])["edge"]
+    assert edge["personal", "dbscan"] == "eps (largest)"
+    assert edge["lfw", "dbscan"] == "eps (smallest)"  # the tie goes to the first point
+    assert edge["personal", "kmeans"] == ""  # no axis
+    table = tb.headline_display(best, ["personal", "lfw"], ["facenet"])
+    assert table.loc["dbscan", ("personal", "facenet", "ARI ± 2σ")].endswith(f" {tb.EDGE_MARK}")
+    assert tb.EDGE_MARK not in table.loc["kmeans", ("personal", "facenet", "ARI ± 2σ")]
+    assert "may lie outside" in tb.style_headline(table, best).caption
+    settings = tb.best_settings_display(best, ["personal", "lfw"], ["facenet"])
+    assert settings.loc["dbscan", ("personal", "facenet")] == (
+        f"eps=0.7 {tb.EDGE_MARK} grid edge: eps (largest)"
+    )

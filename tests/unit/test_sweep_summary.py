@@ -13,6 +13,7 @@ from facecluster.sweep.summary import (
     best_points,
     best_scores,
     blind_choices,
+    grid_edges,
     grid_summary,
     held_out_choices,
 )
@@ -119,3 +120,33 @@ def test_held_out_choice_is_chosen_on_one_half_and_scored_on_the_other():
     assert d.oracle_ari == pytest.approx(0.7)  # eps 0.2 over all four: (0.5+0.8+0.6+0.9)/4
     assert d.optimism == pytest.approx(0.2) and not d.same_choice and d.points == 2
     assert held_out_choices(pd.DataFrame(columns=["dataset"])).empty
+
+
+def test_grid_edges_flag_an_end_of_the_grid_but_not_of_the_parameter():
+    def row(method, params, ari):
+        return {"dataset": "d", "model": "m", "method": method, "subset": 0, "ari": ari,
+                "pairwise_f1": ari, "bcubed_f1": ari, "nmi": ari, "n_clusters": 3,
+                "n_true_clusters": 3, "runtime_s": 0.1,
+                "params": canonical_params(params)}  # fmt: skip
+
+    rows = [row("dbscan", {"eps": e, "min_samples": 1}, a) for e, a in ((0.3, 0.2), (0.5, 0.9))]
+    rows += [
+        row("meanshift", {"bandwidth": b}, a) for b, a in ((0.3, 0.2), (0.5, 0.9), (0.7, 0.1))
+    ]
+    rows += [
+        row("rank_order", {"k": k, "threshold": t}, a)
+        for k, t, a in ((20, 0.1, 0.9), (20, 0.4, 0.5), (200, 0.1, 0.3), (200, 0.4, 0.2))
+    ]
+    rows += [  # min_samples 1 and min_cluster_size 2 are the ends of what they can take
+        row("hdbscan", {"min_samples": s, "min_cluster_size": c}, a)
+        for s, c, a in ((1, 2, 0.9), (1, 4, 0.5), (2, 2, 0.4), (2, 4, 0.3))
+    ]
+    summary = grid_summary(pd.DataFrame(rows))
+    best = best_points(summary)
+    edges = dict(zip(best["method"], grid_edges(summary, best), strict=True))
+    assert edges == {
+        "dbscan": "eps (largest)",
+        "meanshift": "",  # interior
+        "rank_order": "k (smallest); threshold (smallest)",  # k >= 2: 20 is an edge
+        "hdbscan": "",
+    }

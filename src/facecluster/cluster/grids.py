@@ -38,6 +38,7 @@ __all__ = [
     "DbscanGrid",
     "GridInfo",
     "GridPoint",
+    "domain_bounds",
     "KMeansGrid",
     "MeanShiftGrid",
     "MethodGrid",
@@ -251,6 +252,35 @@ class GridInfo:
     grid: type[MethodGrid]
     summary: str
     needs_k: bool
+
+
+def domain_bounds(grid: type[MethodGrid]) -> dict[str, tuple[float | None, float | None]]:
+    """The values an axis of ``grid`` can take at most: ``{axis: (lowest, highest)}``.
+
+    Read off each axis' constraint (an :class:`~facecluster.cluster._validation.Interval`):
+    an inclusive bound is a value (``min_cluster_size`` >= 2: 2), an open or absent one None
+    (``eps`` > 0).  A best setting at an inclusive bound is at the end of the parameter's
+    range, not only of the grid: nothing beyond it to try.
+    """
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for name, field in grid.model_fields.items():
+        args = typing.get_args(field.annotation)
+        if typing.get_origin(field.annotation) is not tuple or not args:
+            continue
+        interval = next(
+            (
+                c
+                for meta in getattr(args[0], "__metadata__", ())
+                if (c := getattr(getattr(meta, "func", None), "constraint", None)) is not None
+            ),
+            None,
+        )
+        if interval is None or not hasattr(interval, "closed"):
+            continue
+        low = interval.left if interval.closed in ("left", "both") else None
+        high = interval.right if interval.closed in ("right", "both") else None
+        out[name] = (low, high)
+    return out
 
 
 #: Method name -> :class:`GridInfo`, in registry order (the order of the sweep and reports).

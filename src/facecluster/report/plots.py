@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
+from facecluster.cluster.grids import GRIDS, domain_bounds
 from facecluster.cluster.registry import ALGORITHMS
 from facecluster.integrity import atomic_path
 
@@ -136,6 +138,9 @@ def curve_figure(
             for j, item in enumerate(items)
         ]
     colors = {d: f"C{i}" for i, d in enumerate(datasets)}
+    info = GRIDS.get(curves.method)
+    low, high = domain_bounds(info.grid).get(curves.x, (None, None)) if info else (None, None)
+    edge_shown = False
     for ax, (gvals, g), score in cells:
         for dataset in [d for d in datasets if d in set(g["dataset"])]:
             c = g[g["dataset"] == dataset].sort_values("param")
@@ -149,13 +154,33 @@ def curve_figure(
                 alpha=0.15,
                 linewidth=0,
             )
+            if score == "ari" and len(c) > 1:  # the optimum at an end of the grid: flag it
+                i = int(np.argmax(c["ari_mean"].to_numpy()))
+                x = c["param"].iloc[i]
+                if i in (0, len(c) - 1) and x not in (low, high):
+                    ax.plot(
+                        x,
+                        c["ari_mean"].iloc[i],
+                        marker="<" if i == 0 else ">",
+                        ms=10,
+                        mfc="none",
+                        mew=1.5,
+                        color=color,
+                        linestyle="none",
+                    )
+                    edge_shown = True
         ax.set_xlabel(curves.x)
         ax.set_ylabel(_SCORE_LABEL[score])
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
         suffix = ", ".join(f"{k}={v}" for k, v in gvals.items())
         ax.set_title(_SCORE_LABEL[score] + (f" ({suffix})" if suffix else ""), fontsize=9)
-    cells[len(cells) - 1][0].legend(fontsize=8, loc="best")
+    last = cells[len(cells) - 1][0]
+    handles, labels = last.get_legend_handles_labels()
+    if edge_shown:
+        handles.append(Line2D([], [], marker=">", ms=8, mfc="none", color="0.3", linestyle="none"))
+        labels.append("best at the grid's end")
+    last.legend(handles, labels, fontsize=8, loc="best")
     fig.suptitle(title or f"{curves.method} × {model}: mean ± 2σ over the subsets", fontsize=10)
     return fig
 

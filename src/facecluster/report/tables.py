@@ -27,7 +27,7 @@ from pandas.io.formats.style import Styler
 
 from facecluster.cluster.registry import ALGORITHMS
 from facecluster.report.inputs import low_resolution_label
-from facecluster.sweep.summary import best_points, grid_summary
+from facecluster.sweep.summary import best_points, grid_edges, grid_summary
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,19 @@ def grid_stats(results: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: The mark of a best setting at an end of its grid (:func:`best_configs` ``edge``).
+EDGE_MARK = "†"
+
+
 def best_configs(stats: pd.DataFrame) -> pd.DataFrame:
     """The best grid point of each (dataset, model, method):
-    :func:`facecluster.sweep.summary.best_points` (highest mean ARI, first on ties)."""
-    return best_points(stats)
+    :func:`facecluster.sweep.summary.best_points` (highest mean ARI, first on ties), with
+    ``edge``: the parameters at an end of their grid axis
+    (:func:`facecluster.sweep.summary.grid_edges`; ``""`` when interior)."""
+    best = best_points(stats)
+    if not best.empty:
+        best = best.assign(edge=grid_edges(stats, best))
+    return best
 
 
 def headline_metrics(
@@ -208,8 +217,9 @@ def headline_display(
     )
     table = pd.DataFrame("", index=pd.Index(methods, name="method"), columns=cols)
     for rec in best.itertuples():
+        edge = f" {EDGE_MARK}" if getattr(rec, "edge", "") else ""
         table.loc[rec.method, (rec.dataset, rec.model, "ARI ± 2σ")] = (
-            f"{rec.ari_mean:.3f} ± {rec.ari_2std:.3f}"
+            f"{rec.ari_mean:.3f} ± {rec.ari_2std:.3f}{edge}"
         )
         table.loc[rec.method, (rec.dataset, rec.model, "pairwise F1")] = (
             f"{rec.pairwise_f1_mean:.3f}"
@@ -334,6 +344,12 @@ def best_settings_display(
     """Wide table of the best grid point's label: rows methods, columns (dataset, model)."""
     if best.empty:
         return pd.DataFrame()
+    if "edge" in best:
+        label = [
+            f"{s} {EDGE_MARK} grid edge: {e}" if e else s
+            for s, e in zip(best["setting"], best["edge"], strict=True)
+        ]
+        best = best.assign(setting=label)
     table = best.pivot(index="method", columns=["dataset", "model"], values="setting")
     cols = [
         (d, m)
@@ -369,6 +385,11 @@ def style_headline(
         text = "Best grid point of each method (by mean ARI); winner per column highlighted"
         if low and set(low) & set(best["dataset"]):
             text += " (low-resolution datasets are not ranked: see below)"
+        if "edge" in best and best["edge"].astype(bool).any():
+            text += (
+                f"; {EDGE_MARK}: the best setting is at an end of its grid, so the optimum may "
+                "lie outside it (the settings table names the parameter)"
+            )
     styler = (
         table.style.apply(lambda _: css, axis=None)
         .set_caption(text)

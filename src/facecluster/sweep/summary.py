@@ -205,3 +205,48 @@ def held_out_choices(results: pd.DataFrame, score: str = "ari") -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------------------------
+# grid edges
+# --------------------------------------------------------------------------------------------
+def grid_edges(summary: pd.DataFrame, best: pd.DataFrame) -> list[str]:
+    """For each row of ``best``, the parameters whose best value is an end of its grid axis.
+
+    An axis is a parameter with at least two values among the grid points of that (dataset,
+    model, method) in ``summary`` (:func:`grid_summary`); a best value equal to the axis'
+    smallest or largest is an edge: the optimum may lie outside the grid, unless the value is
+    also the end of what the parameter can take (``min_samples=1``, ``k=2``:
+    :func:`facecluster.cluster.grids.domain_bounds`).  Returns one text per row of ``best``
+    (``"k (largest)"``, several joined by ``"; "``), ``""`` when the optimum is interior or
+    the method has no axis.
+    """
+    from facecluster.cluster.grids import GRIDS, domain_bounds
+
+    keys = ["dataset", "model", "method"]
+    if best.empty:
+        return []
+    axes: dict[tuple, dict[str, list]] = {}
+    for key, group in summary.groupby(keys, sort=False):
+        values: dict[str, set] = {}
+        for params in group["params"]:
+            for name, value in json.loads(params).items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    values.setdefault(name, set()).add(value)
+        axes[key] = {n: sorted(v) for n, v in values.items() if len(v) > 1}
+    out = []
+    for rec in best.itertuples():
+        grid = axes.get((rec.dataset, rec.model, rec.method), {})
+        info = GRIDS.get(str(rec.method))
+        limits = domain_bounds(info.grid) if info is not None else {}
+        chosen = json.loads(rec.params)
+        edges = []
+        for name, values in grid.items():
+            low, high = limits.get(name, (None, None))
+            value = chosen.get(name)
+            if value == values[0] and value != low:
+                edges.append(f"{name} (smallest)")
+            elif value == values[-1] and value != high:
+                edges.append(f"{name} (largest)")
+        out.append("; ".join(edges))
+    return out
