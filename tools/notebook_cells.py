@@ -205,6 +205,7 @@ else:
         display(table)
     if report.headline.note:
         display(Markdown(report.headline.note))
+    display(Markdown(report.headline.metric_note))
     display(report.headline.best_settings)
     if report.headline.blind is not None:
         display(Markdown("### Without labels: what a user who cannot tune against identities gets"))

@@ -132,7 +132,7 @@ def test_metrics_json_is_the_headline(site):
         assert set(got) == set(METHODS)
         for method, e in expected.items():
             free = not ALGORITHMS[method].needs_k  # chosen without labels too
-            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"} | (
+            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1", "bcubed_f1"} | (
                 {"ari_blind"} if free else set()
             )
             assert got[method]["ari_mean"] == pytest.approx(e["ari_mean"], abs=1e-6)

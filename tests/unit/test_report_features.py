@@ -184,7 +184,7 @@ def test_metrics_json_flags_low_resolution_and_keeps_its_values(project):
         assert set(got) == set(expected) == {"kmeans", "agglomerative", "dbscan"}
         for method, e in expected.items():
             blind = {"ari_blind"} if method == "dbscan" else set()  # the one without K
-            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1"} | blind
+            assert set(got[method]) == {"ari_mean", "ari_2std", "pairwise_f1", "bcubed_f1"} | blind
             assert got[method]["ari_mean"] == pytest.approx(e["ari_mean"], abs=1e-6)
         chosen = blind_choices(table).set_index("method").loc["dbscan", "blind_ari"]
         assert got["dbscan"]["ari_blind"] == pytest.approx(chosen, abs=1e-6)

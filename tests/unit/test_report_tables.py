@@ -96,6 +96,7 @@ def test_headline_metrics_nested_and_marks_skipped(stats):
         "ari_mean": pytest.approx(0.97),
         "ari_2std": pytest.approx(2 * np.std([0.95, 0.97, 0.99]), abs=1e-6),
         "pairwise_f1": pytest.approx(0.98),
+        "bcubed_f1": pytest.approx(0.99),
     }
     assert m["muct"] == {"facenet": {"skipped": True}}
     json.dumps(m)  # serialisable
@@ -106,9 +107,10 @@ def test_headline_display_and_winner_highlight(stats):
     table = tb.headline_display(best, ["personal", "lfw"], ["facenet"])
     assert table.index.tolist() == ["kmeans", "dbscan"]  # registry order
     assert table.loc["dbscan", ("personal", "facenet", "ARI ± 2σ")].startswith("0.970 ± ")
-    assert table.loc["kmeans", ("lfw", "facenet", "pairwise F1")] == "0.410"
+    assert table.loc["kmeans", ("lfw", "facenet", "BCubed F1")] == "0.420"
+    assert table.loc["kmeans", ("lfw", "facenet", tb.CLUSTERS)] == "9 / 8"  # 8, 9, 10 found
     html = tb.style_headline(table, best).to_html()
-    # the winner of personal is dbscan, of lfw dbscan (0.5 > 0.4): two ARI + two F1 cells
+    # the winner of personal is dbscan, of lfw dbscan (0.5 > 0.4), by ARI and by BCubed F1
     assert html.count("background-color: #d9f2d9") >= 1
     css = tb.style_headline(table, best)._compute().ctx
     win = [k for k, v in css.items() if ("background-color", "#d9f2d9") in v]
@@ -424,3 +426,29 @@ def test_a_best_setting_at_the_end_of_its_grid_is_flagged(stats):
     assert settings.loc["dbscan", ("personal", "facenet")] == (
         f"eps=0.7 {tb.EDGE_MARK} grid edge: eps (largest)"
     )
+
+
+def test_the_metric_note_says_where_ari_and_bcubed_disagree():
+    runs = [  # kmeans: the better ARI; agglomerative: the better BCubed F1
+        ("lfw", "facenet", "kmeans", KM, [0.90, 0.90]),
+        ("lfw", "facenet", "agglomerative", {}, [0.80, 0.80]),
+        ("personal", "facenet", "kmeans", KM, [0.90, 0.90]),
+        ("personal", "facenet", "agglomerative", {}, [0.80, 0.80]),
+    ]
+    results = results_frame(runs)
+    agg = (results["method"] == "agglomerative") & (results["dataset"] == "lfw")
+    results.loc[agg, "bcubed_f1"] = 0.99
+    best = tb.best_configs(tb.grid_stats(results))
+    lines = tb.ranking_disagreements(best)
+    assert len(lines) == 1 and lines[0].startswith("- **lfw × facenet**: best by ARI is kmeans")
+    assert "best by BCubed F1 is agglomerative (ARI 0.800, BCubed F1 0.990" in lines[0]
+    assert tb.ranking_disagreements(best, not_ranked=["lfw"]) == []  # not ranked: no claim
+    lfw = best[best["dataset"] == "lfw"]
+    table = tb.headline_display(lfw, ["lfw"], ["facenet"])
+    css = tb.style_headline(table, lfw)._compute().ctx
+    won = {
+        (table.index[r], table.columns[c][2])
+        for (r, c), v in css.items()
+        if ("background-color", "#d9f2d9") in v
+    }
+    assert won == {("kmeans", "ARI ± 2σ"), ("agglomerative", "BCubed F1")}  # each its winner

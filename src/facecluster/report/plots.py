@@ -23,7 +23,7 @@ import io
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +31,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from facecluster.cluster.grids import GRIDS, domain_bounds
 from facecluster.cluster.registry import ALGORITHMS
 from facecluster.integrity import atomic_path
+from facecluster.sweep.summary import best_points, grid_edges
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,17 @@ class Curves:
         ``model, dataset, <groups…>, param`` (the x value), then per score of
         :data:`CURVE_SCORES` ``<score>_mean``, ``<score>_lo``, ``<score>_hi`` (mean ∓ 2·std)
         and ``subsets``.
+    edges : DataFrame
+        The rows of ``data`` that are a (dataset, model)'s best grid point
+        (:func:`facecluster.sweep.summary.best_points`) lying at an end of the ``x`` axis
+        (:func:`facecluster.sweep.summary.grid_edges`): the optimum may lie outside the grid.
     """
 
     method: str
     x: str
     groups: tuple[str, ...]
     data: pd.DataFrame
+    edges: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def items(self, model: str | None = None) -> list[tuple[dict, pd.DataFrame]]:
         """``[(group values, rows), …]`` (one item with ``{}`` when there are no groups)."""
@@ -111,8 +116,20 @@ def curve_data(stats: pd.DataFrame, method: str) -> Curves | None:
         mean, two = sub[f"{s}_mean"], sub[f"{s}_2std"]
         out[f"{s}_mean"], out[f"{s}_lo"], out[f"{s}_hi"] = mean, mean - two, mean + two
     out["subsets"] = sub["subsets"]
+    best = best_points(sub)
+    keys = ["model", "dataset", "params"]
+    flagged = {
+        tuple(rec)
+        for rec, text in zip(
+            best[keys].itertuples(index=False), grid_edges(sub, best), strict=True
+        )
+        if x in {e.split(" (")[0] for e in text.split("; ")}
+    }
+    edges = out[[tuple(rec) in flagged for rec in sub[keys].itertuples(index=False)]]
     out = out.sort_values([*groups, "model", "dataset", "param"], kind="stable")
-    return Curves(method, x, tuple(groups), out.reset_index(drop=True))
+    return Curves(
+        method, x, tuple(groups), out.reset_index(drop=True), edges.reset_index(drop=True)
+    )
 
 
 def curve_figure(
@@ -138,8 +155,9 @@ def curve_figure(
             for j, item in enumerate(items)
         ]
     colors = {d: f"C{i}" for i, d in enumerate(datasets)}
-    info = GRIDS.get(curves.method)
-    low, high = domain_bounds(info.grid).get(curves.x, (None, None)) if info else (None, None)
+    edges = curves.edges
+    if not edges.empty:
+        edges = edges[edges["model"] == model]
     edge_shown = False
     for ax, (gvals, g), score in cells:
         for dataset in [d for d in datasets if d in set(g["dataset"])]:
@@ -154,21 +172,23 @@ def curve_figure(
                 alpha=0.15,
                 linewidth=0,
             )
-            if score == "ari" and len(c) > 1:  # the optimum at an end of the grid: flag it
-                i = int(np.argmax(c["ari_mean"].to_numpy()))
-                x = c["param"].iloc[i]
-                if i in (0, len(c) - 1) and x not in (low, high):
-                    ax.plot(
-                        x,
-                        c["ari_mean"].iloc[i],
-                        marker="<" if i == 0 else ">",
-                        ms=10,
-                        mfc="none",
-                        mew=1.5,
-                        color=color,
-                        linestyle="none",
-                    )
-                    edge_shown = True
+            if score != "ari" or edges.empty:
+                continue
+            mine = edges[edges["dataset"] == dataset]
+            for k, v in gvals.items():
+                mine = mine[mine[k] == v]
+            for rec in mine.itertuples():  # the best point at an end of the grid: flag it
+                ax.plot(
+                    rec.param,
+                    rec.ari_mean,
+                    marker="<" if rec.param == c["param"].min() else ">",
+                    ms=10,
+                    mfc="none",
+                    mew=1.5,
+                    color=color,
+                    linestyle="none",
+                )
+                edge_shown = True
         ax.set_xlabel(curves.x)
         ax.set_ylabel(_SCORE_LABEL[score])
         ax.set_ylim(-0.05, 1.05)

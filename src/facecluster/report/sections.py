@@ -148,6 +148,7 @@ class Headline:
     note: str = ""
     blind: Styler | None = None
     advice: str = ""
+    metric_note: str = ""
 
 
 def headline_section(
@@ -196,6 +197,19 @@ def headline_section(
         low_resolution_note(low),
         blind_table,
         advice,
+        _metric_note(best, low),
+    )
+
+
+def _metric_note(best: pd.DataFrame, not_ranked: Collection[str]) -> str:
+    """What each headline score rewards, and where ARI and BCubed F1 rank differently."""
+    lines = tb.ranking_disagreements(best, not_ranked)
+    if not lines:
+        return tb.METRIC_NOTE + " ARI and BCubed F1 name the same best method everywhere here."
+    return (
+        tb.METRIC_NOTE
+        + " **Where they disagree** (the best method differs between the two scores):\n\n"
+        + "\n".join(lines)
     )
 
 
