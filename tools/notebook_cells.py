@@ -179,6 +179,7 @@ REPORT = [
     (
         "code",
         """\
+from facecluster.report.findings import findings_markdown, heading, toc
 from facecluster.stages import report as stage
 
 report = stage.run(params, paths)
@@ -187,6 +188,9 @@ display(Markdown(
     "Which method clusters faces best, on which kind of data, with which embedding; how "
     "sensitive it is to its parameter, how fast it is, and how our numbers compare with the "
     "published ones (R. Castiel, *FaceNet Clustering Analysis*, 2018)."))
+display(Markdown(toc()))
+if report.findings:
+    display(Markdown(findings_markdown(report.findings)))
 display(Markdown(report.overview.protocol))
 if report.overview.status_note:
     display(Markdown(report.overview.status_note))
@@ -197,7 +201,7 @@ display(HTML(report.overview.links_html))""",
     (
         "code",
         """\
-display(Markdown("## 1. Headline: the best setting of each method"))
+display(Markdown(heading("headline")))
 if report.empty:
     display(Markdown("**No results: every dataset was skipped or its sweep has not run.**"))
 else:
@@ -217,7 +221,7 @@ else:
     (
         "code",
         """\
-display(Markdown("## 2. Table I, regenerated: every method and parameter value"))
+display(Markdown(heading("table-one")))
 display(Markdown(
     "The Castiel report's Table I beside ours (ARI), then the scores it did not publish "
     "(click a line to open or close a table). "
@@ -236,7 +240,7 @@ for model, blocks in report.table_one.html.items():
     (
         "code",
         """\
-display(Markdown("## 3. Sensitivity to the parameter (mean ± 2σ over the subsets)"))
+display(Markdown(heading("curves")))
 for _title, figure in report.curves.figures:
     display(figure)
 if report.plot_files:
@@ -249,7 +253,7 @@ if report.plot_files:
     (
         "code",
         """\
-display(Markdown("## 4. Clusters found vs true, and runtime"))
+display(Markdown(heading("clusters")))
 if report.clusters_runtime.table is not None:
     display(report.clusters_runtime.table)
     display(report.clusters_runtime.figure)""",
@@ -258,7 +262,7 @@ if report.clusters_runtime.table is not None:
     (
         "code",
         """\
-display(Markdown("## 5. Embedding maps"))
+display(Markdown(heading("maps")))
 if not report.maps.verification.empty:
     display(Markdown("LFW 10-fold verification accuracy of the embeddings:"))
     display(report.maps.verification)
@@ -268,7 +272,7 @@ display(HTML(report.maps.html))""",
     (
         "code",
         """\
-display(Markdown("## 6. Error galleries: largest false merges and false splits"))
+display(Markdown(heading("galleries")))
 display(Markdown(
     "Best setting of each method, recomputed on subset 0 with the sweep's seeds. A *merge* is "
     "a cluster holding several people (captions: identity); a *split* is one person spread over "
@@ -287,7 +291,7 @@ if report.galleries.conditions is not None:
     (
         "code",
         """\
-display(Markdown("## 7. Statistics"))
+display(Markdown(heading("statistics")))
 display(Markdown("### Paired comparison of the best two methods"))
 if report.statistics.paired is not None:
     display(report.statistics.paired)
@@ -305,7 +309,7 @@ if report.statistics.selection is not None:
     (
         "code",
         """\
-display(Markdown("## 8. Reproduction notes"))
+display(Markdown(heading("notes")))
 display(Markdown(report.notes))
 if report.table_one.beyond_table is not None:
     display(report.table_one.beyond_table)""",

@@ -208,6 +208,28 @@ def test_links_to_stage_reports_resolve(browser, index):
         assert Path(unquote(urlparse(href).path)).is_file(), href
 
 
+def test_findings_box_and_contents_lead_to_their_sections(browser, index):
+    browser.open(index.as_uri())
+    page = browser.js("""
+        const box = Array.from(document.querySelectorAll('blockquote'))
+            .find(b => b.textContent.trim().startsWith('Findings'));
+        const h1 = document.querySelector('h1');
+        const links = Array.from(document.querySelectorAll('a[href^="#"]'))
+            .map(a => a.getAttribute('href').slice(1));
+        const missing = links.filter(id => !document.getElementById(id));
+        const first = box ? box.getBoundingClientRect().top : null;
+        const headline = document.getElementById('headline');
+        return {items: box ? box.querySelectorAll('li').length : 0, links: links,
+                missing: missing, box_top: first,
+                headline_top: headline ? headline.getBoundingClientRect().top : null,
+                h1_top: h1.getBoundingClientRect().top};
+    """)
+    assert page["items"] >= 4  # a sentence per ranked dataset, blind choice, statistics …
+    assert {"headline", "table-one", "statistics", "notes"} <= set(page["links"])
+    assert page["missing"] == []  # every link (contents and findings) lands on a section
+    assert page["h1_top"] < page["box_top"] < page["headline_top"]  # at the top
+
+
 def test_harness_catches_external_scripts(browser, tmp_path):
     """The checks above can fail: a page that loads a CDN script is caught."""
     page = tmp_path / "bad.html"

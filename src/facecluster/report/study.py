@@ -31,6 +31,7 @@ from facecluster.config import Params
 from facecluster.paths import ProjectPaths
 from facecluster.report import plots
 from facecluster.report import tables as tb
+from facecluster.report.findings import findings
 from facecluster.report.gallery_section import Gallery, GallerySection, galleries_section
 from facecluster.report.inputs import StudyInputs, read_study
 from facecluster.report.notes import reproduction_notes
@@ -77,6 +78,8 @@ class StudyReport:
         :mod:`facecluster.report.gallery_section`).
     notes : str
         Reproduction notes (markdown, :mod:`facecluster.report.notes`).
+    findings : tuple of str
+        The findings box (markdown sentences, :func:`facecluster.report.findings.findings`).
     metrics_path : Path
         ``reports/metrics.json`` (written).
     plot_files : tuple of Path
@@ -97,6 +100,7 @@ class StudyReport:
     notes: str
     metrics_path: Path
     plot_files: tuple[Path, ...]
+    findings: tuple[str, ...] = ()
 
     @property
     def results(self) -> pd.DataFrame:
@@ -161,6 +165,20 @@ def build_study_report(
         table_one_ari=table_one.ari,
         beyond=table_one.beyond,
     )
+    overlap = subset_overlap(params.sweep.fraction, params.sweep.replace)
+    statistics = statistics_section(inputs.results, stats, best, curves, inputs, overlap)
+    paired = statistics.paired.data.reset_index() if statistics.paired is not None else None
+    found = findings(
+        best,
+        datasets=inputs.datasets,
+        models=inputs.models,
+        blind=blind,
+        paired=paired,
+        not_ranked=inputs.low_resolution,
+        beyond=table_one.beyond,
+        verification=maps.verification,
+        table_one_columns=inputs.table_one_columns,
+    )
     return StudyReport(
         inputs=inputs,
         stats=stats,
@@ -172,15 +190,9 @@ def build_study_report(
         clusters_runtime=clusters_section(stats, best, inputs),
         maps=maps,
         galleries=gallery,
-        statistics=statistics_section(
-            inputs.results,
-            stats,
-            best,
-            curves,
-            inputs,
-            overlap=subset_overlap(params.sweep.fraction, params.sweep.replace),
-        ),
+        statistics=statistics,
         notes=notes,
         metrics_path=metrics_path,
+        findings=tuple(found),
         plot_files=tuple(plot_files),
     )
