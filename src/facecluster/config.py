@@ -589,6 +589,29 @@ class Params(Strict):
             return dataset
         return column
 
+    def table_one_mismatch(self, dataset: str, model: str) -> str | None:
+        """Why ``dataset`` × ``model`` is not a reproduction of its Table I column, or None.
+
+        Like for like means the report's model (FaceNet 20170512-110547, ``weights:
+        ms-celeb-2017``) on the report's data: LFW for the LFW column, MUCT (its images or
+        its published full-resolution embeddings) for the MUCT column.  The report's personal
+        photos are not public, so no dataset reproduces the personal column.  (Extraction
+        differences are measured by the reproduction stage, not ruled out here.)
+        """
+        column = self.table_one_column(dataset)
+        if column is None:
+            return None
+        spec = self.models.get(model)
+        if not (isinstance(spec, FacenetModel) and spec.weights == "ms-celeb-2017"):
+            return f"another model ({model}; the report's: FaceNet 20170512-110547)"
+        if column == "personal":
+            return "other photos (the report's personal folder is not public)"
+        kind = self.datasets[dataset].kind
+        wanted = {"lfw": ("lfw",), "muct": ("muct", "embeddings")}[column]
+        if kind not in wanted:
+            return f"other data ({dataset} is kind {kind}, not {column})"
+        return None
+
     def dataset(
         self, name: str
     ) -> PersonalDataset | YaleDataset | LfwDataset | MuctDataset | EmbeddingsDataset:

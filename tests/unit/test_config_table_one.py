@@ -96,3 +96,15 @@ def test_table_one_datasets_and_models_are_checked(base):
     }
     with pytest.raises(ConfigError, match="report's setup"):
         parse_params(data)
+
+
+def test_like_for_like_means_the_reports_model_on_the_reports_data(project_root):
+    params = load_params(project_root / "params.yaml")
+    assert params.table_one_mismatch("lfw", "facenet-20170512") is None
+    assert params.table_one_mismatch("lfw-castiel", "facenet-20170512") is None
+    assert params.table_one_mismatch("muct-published", "facenet-20170512") is None
+    assert params.table_one_mismatch("muct", "facenet-20170512") is None  # (resolution: report)
+    assert params.table_one_mismatch("lfw", "facenet").startswith("another model (facenet;")
+    assert params.table_one_mismatch("lfw", "lightcnn").startswith("another model")
+    assert params.table_one_mismatch("yale", "facenet-20170512").startswith("other photos")
+    assert params.table_one_mismatch("personal", "facenet-20170512").startswith("other photos")

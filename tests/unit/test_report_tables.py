@@ -452,3 +452,21 @@ def test_the_metric_note_says_where_ari_and_bcubed_disagree():
         if ("background-color", "#d9f2d9") in v
     }
     assert won == {("kmeans", "ARI ± 2σ"), ("agglomerative", "BCubed F1")}  # each its winner
+
+
+def test_a_cell_of_another_model_or_dataset_is_never_shaded(stats):
+    ref = tb.load_reference()
+    mismatch = {"personal": "other photos", "lfw": "another model"}
+    long = t1.table_one(stats, ref, model="facenet", mismatch={"personal": "other photos"})
+    lfw_km = long[(long["method"] == "kmeans") & (long["dataset"] == "lfw")].iloc[0]
+    assert lfw_km["comparable"] and lfw_km["published_mean"] == pytest.approx(0.393992)
+    personal = long[long["dataset"] == "personal"]
+    assert not personal["comparable"].any() and not personal["beyond"].any()
+    assert personal["published_mean"].notna().any()  # still shown beside the report's value
+    everything_off = t1.table_one(stats, ref, model="facenet", mismatch=mismatch)
+    assert not everything_off["beyond"].any()
+    assert t1.beyond_published({"facenet": everything_off}).empty  # nothing counted
+    table, css = t1.table_one_display(everything_off, ["personal", "lfw"])
+    assert (css == "").all().all()  # nothing shaded
+    delta = table.loc[("kmeans", "K=true"), ("lfw", "Δ")]
+    assert delta.startswith("(") and delta.endswith(")")  # Δ in brackets: not a reproduction

@@ -115,9 +115,11 @@ def findings(
         compared = sorted({d for d, c in table_one_columns.items() if c})
         n = len(beyond)
         out.append(
-            f"**Table I**: {n} cell{'s' if n != 1 else ''} of ours lie beyond the Castiel "
-            f"report's 2σ (datasets compared: {', '.join(compared) or 'none'}; the reproduction "
-            f"with the report's own setup is reports/reproduction/) {_link('table-one')}."
+            f"**Table I**: {n} like-for-like cell{'s' if n != 1 else ''} (the report's model "
+            f"on the report's data) of ours lie{'s' if n == 1 else ''} beyond the Castiel "
+            f"report's 2σ (datasets beside a Table I column: {', '.join(compared) or 'none'}; "
+            "the reproduction with the report's own extraction is reports/reproduction/) "
+            f"{_link('table-one')}."
         )
     if verification is not None and not verification.empty:
         acc = ", ".join(f"{r['model']} {r['accuracy %']:.2f}%" for _, r in verification.iterrows())

@@ -127,6 +127,9 @@ class StudyInputs:
     low_resolution : mapping
         ``{dataset: median face px}`` of the low-resolution datasets (below
         :data:`LOW_RESOLUTION_PX`): shown everywhere, ranked nowhere.
+    table_one_mismatch : mapping
+        ``{(dataset, model): reason}`` of the pairs compared with a Table I column that are
+        not like for like (``params.table_one_mismatch``): shown, never shaded or counted.
     """
 
     datasets: tuple[str, ...]
@@ -139,6 +142,7 @@ class StudyInputs:
     features: Mapping[str, FeatureDataset] = field(default_factory=_empty)
     table_one_columns: Mapping[str, str | None] = field(default_factory=_empty)
     low_resolution: Mapping[str, float] = field(default_factory=_empty)
+    table_one_mismatch: Mapping[tuple[str, str], str] = field(default_factory=_empty)
 
     def pair_list(self) -> list[tuple[str, str]]:
         """The (dataset, model) pairs of the study, in study order."""
@@ -185,6 +189,9 @@ def read_study(params: Params, paths: ProjectPaths) -> StudyInputs:
         pairs=pairs,
         features=MappingProxyType(features),
         table_one_columns=MappingProxyType({d: params.table_one_column(d) for d in datasets}),
+        table_one_mismatch=MappingProxyType(
+            {(d, m): why for d, m in pairs if (why := params.table_one_mismatch(d, m)) is not None}
+        ),
         low_resolution=MappingProxyType(low),
     )
 

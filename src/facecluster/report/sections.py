@@ -240,7 +240,12 @@ def table_one_section(stats: pd.DataFrame, inputs: StudyInputs) -> TableOne:
     reference = tb.load_reference()
     styled, ari, blocks = {}, {}, {}
     for model in [m for m in inputs.models if m in set(stats["model"])]:
-        long = t1.table_one(stats, reference, model=model, score="ari", columns=columns)
+        mismatch = {d: why for (d, m), why in inputs.table_one_mismatch.items() if m == model} | {
+            d: "low-resolution input" for d in inputs.low_resolution
+        }
+        long = t1.table_one(
+            stats, reference, model=model, score="ari", columns=columns, mismatch=mismatch
+        )
         ari[model] = long
         table, css = t1.table_one_display(long, datasets)
         notes = [
@@ -255,7 +260,11 @@ def table_one_section(stats: pd.DataFrame, inputs: StudyInputs) -> TableOne:
                 table,
                 css,
                 caption=f"ARI, {model}: mean ± 2σ over the subsets beside the Castiel "
-                "report's Table I (Δ = ours − published; shaded: |Δ| > the published 2σ)"
+                "report's Table I (Δ = ours − published; shaded: |Δ| > the published 2σ, "
+                "like-for-like cells only)"
+                + _not_reproductions(
+                    mismatch, set(long.loc[long["published_mean"].notna(), "dataset"])
+                )
                 + "".join(f". {n}" for n in notes),
             ),
             labels,
@@ -291,6 +300,14 @@ def table_one_section(stats: pd.DataFrame, inputs: StudyInputs) -> TableOne:
             }
         )
     return TableOne(_frozen(styled), _frozen(ari), _frozen(blocks), beyond, beyond_table)
+
+
+def _not_reproductions(mismatch: Mapping[str, str], compared: Collection[str]) -> str:
+    """Caption text: the compared datasets that are not a reproduction, and why."""
+    named = [f"{d}: {why}" for d, why in mismatch.items() if d in compared]
+    if not named:
+        return ""
+    return ". Not a reproduction, Δ in brackets, never shaded or counted — " + "; ".join(named)
 
 
 def _relabel(styler: Styler, labels: Mapping[str, str]) -> Styler:

@@ -76,6 +76,7 @@ def table_one(
     model: str,
     score: str = "ari",
     columns: Mapping[str, str | None] | None = None,
+    mismatch: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Every method × grid point × dataset of one model beside Castiel's published value.
 
@@ -90,6 +91,10 @@ def table_one(
     columns : mapping, optional
         ``{dataset: Table I column}`` (``params.table_one_column``; None or absent: no
         published value).  Default: each dataset is compared with the column of its name.
+    mismatch : mapping, optional
+        ``{dataset: reason}`` of the datasets whose comparison with this model is not like
+        for like (``params.table_one_mismatch``, low-resolution input): their published values
+        are shown, but ``comparable`` is False and ``beyond`` never True.
 
     Returns
     -------
@@ -98,8 +103,9 @@ def table_one(
         with), ``ref_param``, ``ref_value`` (the Table I key
         the point maps to, None when none), ``mean``, ``two_std`` (ours over the subsets),
         ``published_mean``, ``published_2std`` (NaN where the report has no such cell — it
-        published ARI only), ``diff`` (ours − published) and ``beyond`` (``|diff|`` larger
-        than the published 2·std).
+        published ARI only), ``diff`` (ours − published), ``comparable`` (a published value
+        and a like-for-like setup) and ``beyond`` (comparable and ``|diff|`` larger than the
+        published 2·std).
     """
     cols = [
         "method",
@@ -114,8 +120,10 @@ def table_one(
         "published_mean",
         "published_2std",
         "diff",
+        "comparable",
         "beyond",
     ]
+    mismatch = dict(mismatch or {})
     if stats.empty:
         return pd.DataFrame(columns=cols)
     sub = stats[stats["model"] == model]
@@ -134,6 +142,7 @@ def table_one(
         mean, two_std = getattr(rec, f"{score}_mean"), getattr(rec, f"{score}_2std")
         pm, ps = pub if pub else (np.nan, np.nan)
         diff = mean - pm
+        comparable = pub is not None and rec.dataset not in mismatch
         rows.append(
             {
                 "method": rec.method,
@@ -148,7 +157,8 @@ def table_one(
                 "published_mean": pm,
                 "published_2std": ps,
                 "diff": diff,
-                "beyond": bool(pub is not None and abs(diff) > ps),
+                "comparable": comparable,
+                "beyond": bool(comparable and abs(diff) > ps),
             }
         )
     return pd.DataFrame(rows, columns=cols)
@@ -160,7 +170,7 @@ def table_one_display(
     """Wide Table I: rows (method, setting); per dataset ``ours``, ``published``, ``Δ``.
 
     Returns the table of strings and a same-shaped table of CSS (cells beyond the published
-    2·std shaded).  The published and Δ columns are left out when no cell has a published value.
+    2·std shaded, like-for-like cells only; the Δ of the others in brackets).  The published and Δ columns are left out when no cell has a published value.
     The columns are keyed by dataset; :func:`column_labels` gives the headers of the datasets
     compared with a Table I column of another name.
     """
@@ -188,7 +198,9 @@ def table_one_display(
             table.loc[row, (rec.dataset, "published")] = (
                 f"{rec.published_mean:.3f} ± {rec.published_2std:.3f}"
             )
-            table.loc[row, (rec.dataset, "Δ")] = f"{rec.diff:+.3f}"
+            table.loc[row, (rec.dataset, "Δ")] = (
+                f"{rec.diff:+.3f}" if rec.comparable else f"({rec.diff:+.3f})"
+            )
             if rec.beyond:
                 css.loc[row, (rec.dataset, "Δ")] = BEYOND_CSS
     return table, css
