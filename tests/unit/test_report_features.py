@@ -197,7 +197,7 @@ def test_galleries_and_maps_skip_the_feature_dataset(project):
     assert all(g.reproduced for g in galleries)
     assert FEATURE in report.galleries.note and "precomputed" in report.galleries.note
     maps = report.maps.html
-    assert maps.count("data:image/png;base64,") == 4  # personal, muct × umap, tsne
+    assert maps.count("data:image/jpeg;base64,") == 4  # personal, muct × umap, tsne
     block = maps[maps.index(f"<summary>{FEATURE}</summary>") :]
     assert "<img" not in block and "no embedding maps" in block
     assert report.maps.verification.empty  # no lfw here, and no verification of features

@@ -134,7 +134,7 @@ def test_gallery_image_shows_the_crops():
         thumb_px=16,
     )
     assert html.startswith("<details><summary>personal × facenet</summary>")
-    assert "data:image/png;base64," in html and "No false splits." in html
+    assert "data:image/jpeg;base64," in html and "No false splits." in html  # photos: JPEG
 
 
 @pytest.fixture(scope="module")

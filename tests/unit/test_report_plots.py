@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import numpy as np
 import pandas as pd
@@ -135,3 +136,28 @@ def test_inline_png(tmp_path):
     tag = plots.img_tag(png, alt='a "map"', width=100)
     assert tag.startswith('<img src="data:image/png;base64,') and 'alt="a &quot;map&quot;"' in tag
     assert np.frombuffer(png, np.uint8).size > 50
+
+
+def test_jpeg_flattens_downsamples_and_is_typed_in_its_uri(tmp_path):
+    from PIL import Image
+
+    rgba = Image.new("RGBA", (1000, 500), (255, 0, 0, 0))  # transparent: flattened on white
+    rgba.paste((0, 0, 255, 255), (0, 0, 500, 500))
+    path = tmp_path / "map.png"
+    rgba.save(path)
+    data = plots.jpeg(path, max_width=400)
+    out = Image.open(io.BytesIO(data))
+    assert out.format == "JPEG" and out.size == (400, 200) and out.mode == "RGB"
+    r, g, b = out.getpixel((350, 100))
+    assert min(r, g, b) > 230  # the transparent half is white, not black
+    assert plots.data_uri(data).startswith("data:image/jpeg;base64,")
+    assert plots.data_uri(path).startswith("data:image/png;base64,")
+    small = plots.jpeg(Image.new("L", (50, 40)), max_width=400)
+    assert Image.open(io.BytesIO(small)).size == (50, 40)  # never enlarged
+    rng = np.random.default_rng(0)  # photo-like: smooth shading and sensor noise
+    y, x = np.mgrid[0:320, 0:480]
+    grey = 128 + 60 * np.sin(x / 20) * np.cos(y / 30) + rng.normal(0, 6, (320, 480))
+    photo = Image.fromarray(np.repeat(grey.clip(0, 255).astype(np.uint8)[..., None], 3, -1))
+    buf = io.BytesIO()
+    photo.save(buf, format="PNG", optimize=True)
+    assert len(plots.jpeg(photo)) < len(buf.getvalue()) / 3  # measured: 25 kB vs 135 kB

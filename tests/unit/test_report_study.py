@@ -102,7 +102,7 @@ def test_report_sections(project):
     galleries = report.galleries.galleries
     assert {g.method for g in galleries} == {"kmeans", "agglomerative", "dbscan"}
     assert all(g.reproduced for g in galleries)
-    assert all("data:image/png;base64," in g.html or "No false" in g.html for g in galleries)
+    assert all("data:image/jpeg;base64," in g.html or "No false" in g.html for g in galleries)
     # file names carry Yale-like conditions, and 'glasses' faces are pushed off their people
     cond = report.galleries.conditions
     assert cond is not None and "glasses" in cond.to_html()
@@ -114,7 +114,7 @@ def test_report_sections(project):
     assert 'href="sweep/lfw-facenet.html"' in ov.links_html and "not built" not in ov.links_html
     # maps come from data/embeddings (the skipped dataset's are the embed stage's placeholders)
     assert "embed/personal-facenet-umap.png" not in report.maps.html  # inlined, not linked
-    assert report.maps.html.count("data:image/png;base64,") == 4  # 2 datasets × umap, tsne
+    assert report.maps.html.count("data:image/jpeg;base64,") == 4  # 2 datasets × umap, tsne
     notes = report.notes
     assert "**without** replacement" in notes and "**yale**" in notes
     assert "`lfw`: ours skipped" in notes and "casia-webface" in notes

@@ -22,7 +22,6 @@ split-off faces.
 from __future__ import annotations
 
 import html
-import io
 import json
 import logging
 import re
@@ -38,7 +37,7 @@ from PIL import Image, ImageDraw, ImageFont
 from facecluster import seeds
 from facecluster.cluster.registry import get_method
 from facecluster.metrics import evaluate, noise_to_singletons
-from facecluster.report.plots import img_tag
+from facecluster.report.plots import img_tag, jpeg
 
 log = logging.getLogger(__name__)
 
@@ -432,17 +431,15 @@ def gallery_image(
     return img
 
 
-def gallery_png(
+def gallery_jpeg(
     groups: Sequence[ErrorGroup],
     crops: np.ndarray,
     faces: pd.DataFrame,
     y_pred: np.ndarray,
     **kwargs: Any,
 ) -> bytes:
-    """:func:`gallery_image` as PNG bytes."""
-    buf = io.BytesIO()
-    gallery_image(groups, crops, faces, y_pred, **kwargs).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    """:func:`gallery_image` as JPEG bytes (:func:`facecluster.report.plots.jpeg`)."""
+    return jpeg(gallery_image(groups, crops, faces, y_pred, **kwargs))
 
 
 def gallery_html(
@@ -461,7 +458,7 @@ def gallery_html(
     parts = []
     for kind, groups in groups_by_kind.items():
         if groups:
-            png = gallery_png(groups, crops, faces, y_pred, **kwargs)
+            png = gallery_jpeg(groups, crops, faces, y_pred, **kwargs)
             parts.append(
                 f"<p><b>Largest {html.escape(kind)}</b></p>"
                 + img_tag(png, alt=f"{kind}: {summary}")

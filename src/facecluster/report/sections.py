@@ -399,7 +399,7 @@ def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
                 if png.is_file():
                     figs.append(
                         f'<figure style="display:inline-block;margin:4px">'
-                        f"{plots.img_tag(png, alt=f'{kind} {d} {m}', width=420)}"
+                        f"{plots.img_tag(plots.jpeg(png, max_width=840), alt=f'{kind} {d} {m}', width=420)}"
                         f"<figcaption>{kind.upper()} · {html.escape(d)} × {html.escape(m)}"
                         "</figcaption></figure>"
                     )
