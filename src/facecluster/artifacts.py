@@ -30,6 +30,45 @@ def write_json(path: str | Path, obj: Mapping[str, Any], *, sort_keys: bool = Tr
     return path
 
 
+#: Suffix of a stage's run record, beside its metrics (``lfw.json`` → ``lfw.run.json``).
+RUN_RECORD_SUFFIX = ".run.json"
+#: Keys that are facts of a run, not results: never in a metrics file.
+RUN_KEYS = frozenset({"seconds", "images_per_second", "device"})
+
+
+def run_record_path(metrics: str | Path) -> Path:
+    """The run record beside a metrics file: ``reports/faces/lfw.json`` → ``lfw.run.json``."""
+    metrics = Path(metrics)
+    return metrics.with_name(metrics.stem + RUN_RECORD_SUFFIX)
+
+
+def _is_result(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return all(_is_result(v) for v in value.values())
+    return value is None or isinstance(value, bool | int | float)
+
+
+def write_metrics(path: str | Path, record: Mapping[str, Any]) -> Path:
+    """Write a stage's record as DVC metrics (results only) and a run record (the rest).
+
+    The metrics file keeps the numbers that are results (counts, scores, nested mappings of
+    them) and ``skip_reason``, so ``dvc metrics diff`` compares results and its hash is the
+    same on every machine that reproduces them.  Timings, the device, paths, sources and
+    other text go to the run record (:func:`run_record_path`), an output that is no metric.
+    """
+    metrics = {
+        k: v for k, v in record.items() if k == SKIP_FIELD or (k not in RUN_KEYS and _is_result(v))
+    }
+    write_json(run_record_path(path), {k: v for k, v in record.items() if k not in metrics})
+    return write_json(path, metrics)
+
+
+def read_metrics_record(path: str | Path) -> dict[str, Any]:
+    """The record :func:`write_metrics` split: the metrics and the run record, merged."""
+    run = run_record_path(path)
+    return read_json(path) | (read_json(run) if run.is_file() else {})
+
+
 def read_json(path: str | Path) -> dict[str, Any]:
     """Read a JSON object written by :func:`write_json`."""
     path = Path(path)

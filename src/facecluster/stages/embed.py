@@ -29,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from facecluster.artifacts import SKIP_FIELD, npz_skip_reason, read_json, write_json, write_npz
+from facecluster.artifacts import (
+    SKIP_FIELD,
+    npz_skip_reason,
+    read_metrics_record,
+    write_npz,
+)
+from facecluster.artifacts import write_metrics as write_metrics_file
 from facecluster.config import Params
 from facecluster.errors import UserError
 from facecluster.paths import ProjectPaths
@@ -215,8 +221,9 @@ def write_embeddings(path: Path, emb: Embeddings, *, dataset: str, model: str) -
 
 
 def write_metrics(paths: ProjectPaths, dataset: str, model: str, info: dict[str, Any]) -> Path:
-    """Write the stage's metrics (counts, throughput, verification) for one pair."""
-    return write_json(metrics_path(paths, dataset, model), info)
+    """Write the stage's metrics (counts, verification) for one pair; throughput, device and
+    the other text go to its run record (:func:`facecluster.artifacts.write_metrics`)."""
+    return write_metrics_file(metrics_path(paths, dataset, model), info)
 
 
 def read_metrics(paths: ProjectPaths, names: list[tuple[str, str]]) -> dict[str, dict]:
@@ -224,7 +231,7 @@ def read_metrics(paths: ProjectPaths, names: list[tuple[str, str]]) -> dict[str,
     out = {}
     for dataset, model in names:
         if (p := metrics_path(paths, dataset, model)).is_file():
-            out[f"{dataset}-{model}"] = read_json(p)
+            out[f"{dataset}-{model}"] = read_metrics_record(p)
     return out
 
 

@@ -28,7 +28,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from facecluster.artifacts import SKIP_FIELD, read_json, write_json
+from facecluster.artifacts import (
+    SKIP_FIELD,
+    read_json,
+    read_metrics_record,
+    write_json,
+    write_metrics,
+)
 from facecluster.config import Params
 from facecluster.errors import UserError
 from facecluster.faces.manifest import NOT_COUNTED, SCHEMA, STATUSES, status_counts, study_faces
@@ -109,7 +115,10 @@ def run(dataset: str, params: Params, paths: ProjectPaths) -> FacesOutput:
         )
     else:
         extra = {
-            **{k: str(v) for k, v in (listing.extra or {}).items()},
+            **{
+                k: v if v is None or isinstance(v, bool | int | float) else str(v)
+                for k, v in (listing.extra or {}).items()
+            },
             "source": listing.source,
             "root": str(listing.root),
             "detector": spec.detector,
@@ -193,9 +202,11 @@ def metrics_path(paths: ProjectPaths, dataset: str) -> Path:
 
 
 def write_summary(paths: ProjectPaths, dataset: str, summary: dict[str, Any]) -> None:
-    """The summary beside the crops and, as the stage's DVC metrics, under reports/faces/."""
+    """The summary beside the crops and, as the stage's DVC metrics, under reports/faces/:
+    its results in ``<dataset>.json``, its paths, source and timing in ``<dataset>.run.json``
+    (:func:`facecluster.artifacts.write_metrics`)."""
     write_json(paths.faces(dataset) / SUMMARY, summary)
-    write_json(metrics_path(paths, dataset), {k: v for k, v in summary.items() if k != "root"})
+    write_metrics(metrics_path(paths, dataset), summary)
 
 
 def read_summary(paths: ProjectPaths, dataset: str) -> FacesOutput:
@@ -213,8 +224,8 @@ def read_summary(paths: ProjectPaths, dataset: str) -> FacesOutput:
 
 
 def read_metrics(paths: ProjectPaths, datasets: list[str]) -> dict[str, dict[str, Any]]:
-    """``{dataset: metrics}`` of the datasets whose faces stage has run."""
-    return {d: read_json(p) for d in datasets if (p := metrics_path(paths, d)).is_file()}
+    """``{dataset: metrics and run record}`` of the datasets whose faces stage has run."""
+    return {d: read_metrics_record(p) for d in datasets if (p := metrics_path(paths, d)).is_file()}
 
 
 def write_manifest(rows: list[dict], path: Path) -> pd.DataFrame:
