@@ -124,3 +124,59 @@ def test_rank_order_lists_do_not_depend_on_the_scale(scale):
     """Power-of-two scales are exact: same lists, even where float32 squares overflow."""
     X = np.random.default_rng(11).standard_normal((40, 6))
     np.testing.assert_array_equal(top_k_lists(X * scale, 7), top_k_lists(X, 7))
+
+
+def _fast_mutual_as_dict(X, k):
+    lists = top_k_lists(X, k)
+    dist = rank_order_distances(lists, k, mutual=True)
+    return {
+        (a, int(lists[a, r])): dist[a, r - 1]
+        for a in range(len(lists))
+        for r in range(1, lists.shape[1])
+    }
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "k", "seed"), [(40, 5, 2, 0), (60, 8, 7, 1), (80, 16, 20, 2), (30, 3, 29, 3)]
+)
+def test_mutual_reading_equals_its_slow_transcription(n, d, k, seed):
+    X = np.random.default_rng(seed).standard_normal((n, d))
+    slow = rank_order_distances_slow(X, k, mutual=True)
+    assert _fast_mutual_as_dict(X, k) == slow
+    literal = rank_order_distances_slow(X, k)
+    lists = top_k_lists(X, k).tolist()
+    for (a, b), value in slow.items():  # mutual pairs: the same D_m; the others: infinite
+        if a in lists[b]:
+            assert value == literal[(a, b)]
+        else:
+            assert value == float("inf") and np.isfinite(literal[(a, b)])
+    if k < n - 1:  # lists that hold everyone are all mutual; the others are not vacuous
+        assert any(np.isinf(v) for v in slow.values())
+
+
+def test_mutual_reading_merges_at_the_threshold_and_never_across_non_mutual_pairs():
+    X = np.random.default_rng(11).standard_normal((60, 6))
+    k = 8
+    lists = top_k_lists(X, k)
+    dist = rank_order_distances(lists, k, mutual=True)
+    t = float(np.min(dist[np.isfinite(dist) & (dist > 0)]))  # an attained D_m value
+    mutual = rank_order_grid(X, [k], [t], mutual=True)[(k, t)]
+    est = ApproximateRankOrder(k=k, threshold=t, mutual=True).fit(X).labels_
+    np.testing.assert_array_equal(est, mutual)
+    # a pair at exactly D_m = t merges in the mutual reading (<=) but not in the literal (<)
+    a, r = np.argwhere(dist == t)[0]
+    b = lists[a, r + 1]
+    assert mutual[a] == mutual[b]
+    linked = {  # every pair the mutual reading links directly is mutual and at D_m <= t
+        (i, int(lists[i, j + 1])) for i, j in np.argwhere(dist <= t)
+    }
+    for i, j in linked:
+        assert i in lists[j] and j in lists[i]
+    literal = rank_order_distances(lists, k)
+    assert literal[a, r] == t and not literal[a, r] < t  # the literal reading: no direct link
+
+
+def test_mutual_must_be_a_bool():
+    X = np.random.default_rng(0).standard_normal((10, 3))
+    with pytest.raises(ValueError, match="mutual must be a bool"):
+        ApproximateRankOrder(k=3, mutual="yes").fit(X)

@@ -166,6 +166,7 @@ NON_NEGATIVE_INT = Interval(Integral, 0, None, closed="left")
 INT_AT_LEAST_2 = Interval(Integral, 2, None, closed="left")
 POSITIVE_REAL = Interval(Real, 0, None, closed="neither")
 NON_NEGATIVE_REAL = Interval(Real, 0, None, closed="left")
+BOOLEAN = InstanceOf((bool, np.bool_), "a bool")  # type: ignore[arg-type]
 #: What ``numpy.random.RandomState`` / ``default_rng`` accept as an integer seed.
 RANDOM_SEED = Interval(Integral, 0, 2**32 - 1, closed="both")
 #: What ``sklearn.utils.check_random_state`` accepts (the constraints of one parameter).

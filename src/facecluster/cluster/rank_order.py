@@ -36,6 +36,13 @@ Choices the paper leaves open, as implemented here
     *Threshold.*  Strictly below (``D_m < threshold``), the paper's "below".  ``D_m`` is a
     ratio of small integers computed in float64, so equality is possible and stays
     unlinked.  The default 1.6 is the project's; the paper tunes the threshold.
+    *The mutual reading* (``mutual=True``).  The public implementation the Baydur & Erdoğan
+    reproduction used (varun-suresh/Clustering) reads the algorithm differently: only
+    *mutual* neighbours are linked (a pair where either face is missing from the other's
+    list gets an infinite distance) and a pair merges at ``D_m <= threshold``.  On mutual
+    pairs ``D_m`` is the same number in both readings; what differs is which pairs may link
+    and the threshold's boundary.  (That code also takes approximate FLANN neighbours; the
+    lists here stay exact.)
     *k.*  ``k >= 2``; a ``k`` of ``n_samples`` or more uses all ``n_samples - 1`` others
     (clamped, not refused: a subset smaller than the grid's largest ``k`` is valid).  One
     point (``n_samples == 1``) is one cluster, without a search.
@@ -63,6 +70,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from facecluster.cluster._common import component_labels, uf_union_low
 from facecluster.cluster._validation import (
+    BOOLEAN,
     INT_AT_LEAST_2,
     POSITIVE_REAL,
     ConstraintError,
@@ -136,8 +144,9 @@ def _put_self_first(found, k):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _distances(lists, k, n_chunks):  # pragma: no cover - compiled
-    """``D[a, r - 1] = D_m(a, lists[a, r])`` for ``r = 1..k`` (lists cut to ``k + 1``).
+def _distances(lists, k, n_chunks, mutual):  # pragma: no cover - compiled
+    """``D[a, r - 1] = D_m(a, lists[a, r])`` for ``r = 1..k`` (lists cut to ``k + 1``);
+    with ``mutual``, ``inf`` where ``a`` is not in ``lists[a, r]``'s list.
 
     For each ``a``, ``pos[x]`` holds ``O_a(x)`` (``k + 1``: absent); then for each ``b`` in
     ``a``'s list, ``d_m(a, b) = r - #{x in L_b : 1 <= O_a(x) <= r}`` (the faces ranked
@@ -164,6 +173,9 @@ def _distances(lists, k, n_chunks):  # pragma: no cover - compiled
                         shared += 1
                     if x == a:
                         o_ba = i
+                if mutual and o_ba == absent:
+                    out[a, r - 1] = np.inf
+                    continue
                 s = min(o_ba, k)
                 d_ba = 0
                 for i in range(1, s + 1):
@@ -175,22 +187,24 @@ def _distances(lists, k, n_chunks):  # pragma: no cover - compiled
     return out
 
 
-def rank_order_distances(lists: np.ndarray, k: int) -> np.ndarray:
+def rank_order_distances(lists: np.ndarray, k: int, *, mutual: bool = False) -> np.ndarray:
     """``D_m(a, lists[a, r])`` for ``r = 1..k``, as an ``(n_samples, k)`` float64 array.
 
     ``lists`` comes from :func:`top_k_lists` (for any ``k`` up to its width - 1: a shorter
-    list is the prefix of a longer one).
+    list is the prefix of a longer one).  ``mutual``: ``inf`` for the pairs that are not
+    each in the other's list (the mutual reading, see the module notes).
     """
     k = min(int(k), lists.shape[1] - 1)
     sub = np.ascontiguousarray(lists[:, : k + 1])
-    return _distances(sub, k, max(1, min(len(sub), 64)))
+    return _distances(sub, k, max(1, min(len(sub), 64)), bool(mutual))
 
 
-def rank_order_distances_slow(X, k: int) -> dict[tuple[int, int], float]:
+def rank_order_distances_slow(X, k: int, *, mutual: bool = False) -> dict[tuple[int, int], float]:
     """The formula transcribed literally, in Python loops (for tests; O(n k²) slow).
 
     Returns ``{(a, b): D_m(a, b)}`` for every ``a`` and every ``b`` in ``a``'s top-``k``
-    list (the lists of :func:`top_k_lists`).
+    list (the lists of :func:`top_k_lists`); with ``mutual``, ``inf`` when ``a`` is not in
+    ``b``'s list.
     """
     lists = top_k_lists(X, k).tolist()
     k = len(lists[0]) - 1
@@ -210,39 +224,44 @@ def rank_order_distances_slow(X, k: int) -> dict[tuple[int, int], float]:
     out = {}
     for a in range(len(lists)):
         for b in lists[a][1:]:
+            if mutual and a not in lists[b]:
+                out[(a, b)] = float("inf")
+                continue
             out[(a, b)] = (d_m(a, b) + d_m(b, a)) / min(rank(a, b), rank(b, a))
     return out
 
 
 @njit(cache=True, nogil=True)
-def _merge_below(parent, lists, dist, order, start, threshold):  # pragma: no cover
-    """Union the pairs taken in ``order`` (ascending ``D``) from ``start`` while ``D < t``."""
+def _merge_below(parent, lists, dist, order, start, threshold, inclusive):  # pragma: no cover
+    """Union the pairs taken in ``order`` (ascending ``D``) from ``start`` while ``D < t``
+    (``D <= t`` when ``inclusive``)."""
     k = dist.shape[1]
     t = start
     while t < order.shape[0]:
         e = order[t]
         a = e // k
         r = e % k
-        if not dist[a, r] < threshold:
+        d = dist[a, r]
+        if not (d <= threshold if inclusive else d < threshold):
             break
         uf_union_low(parent, a, lists[a, r + 1])
         t += 1
     return t
 
 
-def _labels_for_thresholds(lists, dist, thresholds) -> dict[float, np.ndarray]:
+def _labels_for_thresholds(lists, dist, thresholds, inclusive) -> dict[float, np.ndarray]:
     order = np.argsort(dist, axis=None, kind="stable")
     parent = np.arange(len(lists))
     out = {}
     start = 0
     for t in sorted(set(thresholds)):
-        start = _merge_below(parent, lists, dist, order, start, t)
+        start = _merge_below(parent, lists, dist, order, start, t, inclusive)
         out[t] = component_labels(parent).astype(np.intp)
     return out
 
 
 def rank_order_grid(
-    X, ks: Sequence[int], thresholds: Sequence[float]
+    X, ks: Sequence[int], thresholds: Sequence[float], *, mutual: bool = False
 ) -> dict[tuple[int, float], np.ndarray]:
     """Labels for every ``(k, threshold)``, from one faiss search for ``max(ks)``.
 
@@ -254,12 +273,14 @@ def rank_order_grid(
         List lengths, each >= 2.
     thresholds : sequence of float
         Distance thresholds, each > 0 (pairs with ``D_m < threshold`` are merged).
+    mutual : bool
+        The mutual reading (module notes): mutual neighbours only, ``D_m <= threshold``.
 
     Returns
     -------
     dict
         ``{(k, threshold): labels}``, labels equal to
-        ``ApproximateRankOrder(k=k, threshold=threshold).fit(X).labels_``.
+        ``ApproximateRankOrder(k=k, threshold=threshold, mutual=mutual).fit(X).labels_``.
     """
     owner, rules = "rank_order_grid", ApproximateRankOrder._parameter_constraints
     ks = [check_param(owner, f"ks[{i}]", k, rules["k"]) for i, k in enumerate(ks)]
@@ -277,9 +298,9 @@ def rank_order_grid(
     lists = top_k_lists(X, max(ks))
     out = {}
     for k in ks:
-        dist = rank_order_distances(lists, k)
+        dist = rank_order_distances(lists, k, mutual=mutual)
         sub = np.ascontiguousarray(lists[:, : dist.shape[1] + 1])
-        for t, labels in _labels_for_thresholds(sub, dist, thresholds).items():
+        for t, labels in _labels_for_thresholds(sub, dist, thresholds, bool(mutual)).items():
             out[(k, t)] = labels
     return out
 
@@ -293,6 +314,9 @@ class ApproximateRankOrder(ClusterMixin, BaseEstimator):
         Nearest neighbours per face list (besides the face itself), >= 2.
     threshold : float, default=1.6
         Pairs with rank-order distance ``D_m`` strictly below it are merged transitively.
+    mutual : bool, default=False
+        The reading of the public implementation (module notes): only mutual neighbours are
+        linked, at ``D_m <= threshold``.  False: the formula as the paper writes it.
 
     Attributes
     ----------
@@ -303,18 +327,22 @@ class ApproximateRankOrder(ClusterMixin, BaseEstimator):
     _parameter_constraints: dict[str, list] = {
         "k": [INT_AT_LEAST_2],
         "threshold": [POSITIVE_REAL],
+        "mutual": [BOOLEAN],
     }
 
-    def __init__(self, *, k: int = 200, threshold: float = 1.6):
+    def __init__(self, *, k: int = 200, threshold: float = 1.6, mutual: bool = False):
         self.k = k
         self.threshold = threshold
+        self.mutual = mutual
 
     def fit(self, X, y=None):
         """Cluster ``X`` (array of shape ``(n_samples, n_features)``)."""
         params = validate_params(self)
         k, threshold = params["k"], params["threshold"]
         X = check_X(X, owner="ApproximateRankOrder")
-        self.labels_ = rank_order_grid(X, [k], [threshold])[(k, threshold)]
+        self.labels_ = rank_order_grid(X, [k], [threshold], mutual=params["mutual"])[
+            (k, threshold)
+        ]
         self.n_features_in_ = X.shape[1]
         return self
 
