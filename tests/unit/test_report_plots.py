@@ -161,3 +161,17 @@ def test_jpeg_flattens_downsamples_and_is_typed_in_its_uri(tmp_path):
     buf = io.BytesIO()
     photo.save(buf, format="PNG", optimize=True)
     assert len(plots.jpeg(photo)) < len(buf.getvalue()) / 3  # measured: 25 kB vs 135 kB
+
+
+def test_series_get_colour_blind_safe_colours_and_their_own_markers(stats):
+    style = plots.series_style(["personal", "lfw", "muct"])
+    assert len({c for c, _ in style.values()}) == len({m for _, m in style.values()}) == 3
+    assert all(c in plots.OKABE_ITO for c, _ in style.values())
+    fig = plots.curve_figure(
+        plots.curve_data(stats, "dbscan"), model="facenet", datasets=["personal", "lfw"]
+    )
+    lines = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")]
+    assert [(ln.get_color(), ln.get_marker()) for ln in lines] == [
+        style["personal"],
+        style["lfw"],
+    ]

@@ -42,6 +42,19 @@ CURVE_SCORES = ("ari", "pairwise_f1")
 _SCORE_LABEL = {"ari": "ARI", "pairwise_f1": "pairwise F1"}
 
 
+#: Okabe & Ito's colour-blind-safe palette (black left out: it is the grid and text colour).
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+#: One marker per series as well, so lines stay apart in grey print.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def series_style(names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``{name: (colour, marker)}``, one distinct pair per series (cycled past seven)."""
+    return {
+        n: (OKABE_ITO[i % len(OKABE_ITO)], MARKERS[i % len(MARKERS)]) for i, n in enumerate(names)
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # curve data
 # --------------------------------------------------------------------------------------------
@@ -155,7 +168,7 @@ def curve_figure(
             for i, score in enumerate(CURVE_SCORES)
             for j, item in enumerate(items)
         ]
-    colors = {d: f"C{i}" for i, d in enumerate(datasets)}
+    style = series_style(datasets)
     edges = curves.edges
     if not edges.empty:
         edges = edges[edges["model"] == model]
@@ -163,8 +176,10 @@ def curve_figure(
     for ax, (gvals, g), score in cells:
         for dataset in [d for d in datasets if d in set(g["dataset"])]:
             c = g[g["dataset"] == dataset].sort_values("param")
-            color = colors.get(dataset)
-            ax.plot(c["param"], c[f"{score}_mean"], marker="o", ms=3, color=color, label=dataset)
+            color, marker = style[dataset]
+            ax.plot(
+                c["param"], c[f"{score}_mean"], marker=marker, ms=4, color=color, label=dataset
+            )
             ax.fill_between(
                 c["param"],
                 c[f"{score}_lo"],
@@ -282,7 +297,7 @@ def runtime_figure(
     methods = list(dict.fromkeys(table["method"]))
     present = [d for d in datasets if d in set(table["dataset"])]
     present += [d for d in dict.fromkeys(table["dataset"]) if d not in present]
-    colors = {d: f"C{i}" for i, d in enumerate(present)}
+    colors = {d: c for d, (c, _) in series_style(present).items()}
     first: list[str] | None = None
     for ax, model in zip(axes, models, strict=False):
         rows = table[table["model"] == model]
