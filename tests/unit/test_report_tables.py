@@ -470,3 +470,24 @@ def test_a_cell_of_another_model_or_dataset_is_never_shaded(stats):
     assert (css == "").all().all()  # nothing shaded
     delta = table.loc[("kmeans", "K=true"), ("lfw", "Δ")]
     assert delta.startswith("(") and delta.endswith(")")  # Δ in brackets: not a reproduction
+
+
+def test_a_dataset_at_the_ceiling_is_flagged_in_the_headline():
+    best = tb.best_configs(
+        tb.grid_stats(
+            results_frame(
+                [
+                    ("yale", "facenet", "kmeans", KM, [1.0, 1.0]),
+                    ("yale", "facenet", "agglomerative", {}, [0.995, 0.999]),
+                    ("yale", "facenet", "dbscan", {"eps": 0.5, "min_samples": 1}, [0.7, 0.7]),
+                    ("lfw", "facenet", "kmeans", KM, [0.4, 0.4]),
+                    ("muct", "facenet", "kmeans", KM, [1.0, 1.0]),
+                ]
+            )
+        )
+    )
+    assert tb.ceiling_datasets(best, not_ranked=["muct"]) == ["yale"]
+    table = tb.headline_display(best, ["yale", "lfw", "muct"], ["facenet"])
+    html = tb.style_headline(table, best, {"muct": 24.0}).to_html()
+    assert "yale (at the ceiling: most methods reach ARI ≥ 0.99)" in html
+    assert "muct (24 px faces: not ranked)" in html and "lfw (" not in html

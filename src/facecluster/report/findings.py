@@ -8,11 +8,17 @@ links cannot point at a heading that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from facecluster.report.tables import ordered, setting_label, winners
+from facecluster.report.tables import (
+    CEILING_ARI,
+    ceiling_datasets,
+    ordered,
+    setting_label,
+    winners,
+)
 
 __all__ = ["CEILING_ARI", "SECTIONS", "findings", "findings_markdown", "heading", "toc"]
 
@@ -28,8 +34,6 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("notes", "8. Reproduction notes"),
 )
 _TITLES = dict(SECTIONS)
-#: A dataset whose methods all reach this ARI cannot tell them apart (a ceiling).
-CEILING_ARI = 0.99
 
 
 def heading(anchor: str) -> str:
@@ -89,7 +93,7 @@ def findings(
     low = dict(not_ranked or {})
     out: list[str] = []
     ranked = [d for d in ordered(best["dataset"], datasets) if d not in low]
-    ceiling = _ceiling(best, ranked)
+    ceiling = [d for d in ceiling_datasets(best, low) if d in ranked]
     for dataset in ranked:
         if dataset in ceiling:
             continue
@@ -125,14 +129,6 @@ def findings(
         acc = ", ".join(f"{r['model']} {r['accuracy %']:.2f}%" for _, r in verification.iterrows())
         out.append(f"**LFW verification** (10 folds of pairs.txt): {acc} {_link('maps')}.")
     return out
-
-
-def _ceiling(best: pd.DataFrame, ranked: Collection[str]) -> list[str]:
-    return [
-        d
-        for d in ranked
-        if bool((best.loc[best["dataset"] == d, "ari_mean"] >= CEILING_ARI).mean() >= 0.5)
-    ]
 
 
 def _best_on(best: pd.DataFrame, dataset: str, models: Sequence[str]) -> str:

@@ -440,7 +440,28 @@ def style_headline(
         .set_caption(text)
         .set_table_attributes('class="study-table headline"')
     )
-    return mark_not_ranked(styler, low)
+    labels = {
+        d: f"{d} (at the ceiling: most methods reach ARI ≥ {CEILING_ARI:g})"
+        for d in ceiling_datasets(best, low)
+    } | {d: low_resolution_label(d, px) for d, px in low.items()}
+    if not labels or table.empty:
+        return styler
+    return styler.format_index(lambda v: labels.get(v, v), axis=1, level=0, escape="html")
+
+
+#: A dataset on which most methods reach this ARI cannot tell them apart (a ceiling).
+CEILING_ARI = 0.99
+
+
+def ceiling_datasets(best: pd.DataFrame, not_ranked: Iterable[str] = ()) -> list[str]:
+    """The ranked datasets where at least half of the method × model best points reach
+    :data:`CEILING_ARI`: a winner there says little (Yale: nearly every method is perfect)."""
+    skip = set(not_ranked)
+    out = []
+    for dataset, part in best.groupby("dataset", sort=False):
+        if dataset not in skip and bool((part["ari_mean"] >= CEILING_ARI).mean() >= 0.5):
+            out.append(str(dataset))
+    return out
 
 
 def mark_not_ranked(styler: Styler, low_resolution: Mapping[str, float] | None) -> Styler:
