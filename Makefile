@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # Tests and stages find the offline mirror through this variable (see README).
 PYTEST_ARGS ?=
 
-.PHONY: venv repro test test-fast lint format deps clean-venv
+.PHONY: venv repro repro-quick test test-fast lint format deps clean-venv
 
 venv: $(STAMP)
 
@@ -23,6 +23,12 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 
 repro: $(STAMP)
 	$(BIN)/dvc repro $(DVC_ARGS)
+
+# The whole pipeline on a slice (profiles/quick.yaml) in quick/, sharing the DVC cache.
+QUICK_DIR ?= quick
+repro-quick: $(STAMP)
+	$(BIN)/python -m facecluster profile quick --out $(QUICK_DIR)
+	cd $(QUICK_DIR) && $(if $(FACECLUSTER_MIRROR),FACECLUSTER_MIRROR=$(abspath $(FACECLUSTER_MIRROR))) $(BIN)/dvc repro $(DVC_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -257,6 +257,15 @@ def _add_params(p: argparse.ArgumentParser, overrides: bool = True) -> None:
         )
 
 
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from facecluster.paths import find_root
+    from facecluster.profile import make_profile
+
+    out = make_profile(find_root(), args.name, args.out or args.name)
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; add a command with ``sub.add_parser(...)`` and ``set_defaults``."""
     parser = argparse.ArgumentParser(
@@ -300,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_sweep)
+
+    profile = sub.add_parser(
+        "profile",
+        help="write the study on a slice (profiles/NAME.yaml) as a DVC project sharing the cache",
+    )
+    profile.add_argument("name", help="the profile (profiles/NAME.yaml), e.g. quick")
+    profile.add_argument("--out", help="the project folder to write (default: NAME)")
+    profile.set_defaults(func=_cmd_profile)
 
     render = sub.add_parser("render", help="an executed notebook as self-contained HTML")
     render.add_argument("notebook")
