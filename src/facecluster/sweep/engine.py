@@ -9,7 +9,7 @@ the current settings are deleted after a successful run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING
@@ -22,8 +22,9 @@ from facecluster.artifacts import parquet_field, read_parquet, write_parquet
 from facecluster.cluster.registry import ALGORITHMS, get_method
 from facecluster.metrics import EVALUATE_KEYS
 from facecluster.sweep import SweepError
-from facecluster.sweep.executors import execute
+from facecluster.sweep.executors import execute, worker_count
 from facecluster.sweep.keys import SweepTask, canonical_params, make_tasks
+from facecluster.sweep.schedule import longest_first, utilisation
 from facecluster.sweep.subsets import encode_labels
 
 if TYPE_CHECKING:
@@ -186,6 +187,7 @@ def run_sweep(
     seed: int,
     parts_dir: str | Path,
     execution: ExecutionSettings | None = None,
+    schedule: Callable[[Sequence[SweepTask]], list[SweepTask]] = longest_first,
 ) -> pd.DataFrame:
     """Run every enabled method's grid on every subset; return the tidy table.
 
@@ -210,6 +212,9 @@ def run_sweep(
         Executor (``serial`` | ``joblib`` with ``n_jobs`` processes | ``dask`` with
         ``scheduler``) and progress bar; default serial without a bar.  Never changes a
         number of the table.
+    schedule : callable
+        The order the tasks to compute start in (:func:`facecluster.sweep.schedule
+        .longest_first`); it changes the wall time only.
 
     Returns
     -------
@@ -246,7 +251,7 @@ def run_sweep(
         part = parts_dir / task.part_name
         if part.is_file() and (frame := _read_part(part, task)) is not None:
             frames[task.key] = frame
-    todo = [t for t in tasks if t.key not in frames]
+    todo = schedule([t for t in tasks if t.key not in frames])
     current = {t.part_name for t in tasks}
     stale: dict[str, int] = {}
     for part in parts_dir.glob("*.parquet"):
@@ -272,17 +277,29 @@ def run_sweep(
         disable=not execution.progress,
     )
 
+    busy = [0.0]
+
     def on_done(key: str, frame: pd.DataFrame) -> None:
         task = by_key[key]
         _write_part(parts_dir / task.part_name, task, frame)
         frames[key] = frame
+        busy[0] += float(frame["task_runtime_s"].iloc[0]) if len(frame) else 0.0
         bar.set_postfix_str(f"{task.method} s{task.subset}", refresh=False)
         bar.update()
 
+    t0 = perf_counter()
     try:
         execute(run_task, todo, X, y, execution, on_done)
     finally:
         bar.close()
+    if todo:
+        workers = 1 if execution.executor == "serial" else worker_count(execution.n_jobs)
+        use = utilisation(perf_counter() - t0, busy[0], workers)
+        log.info(
+            "sweep %s-%s: %d task(s) in %.0f s on %d worker(s): the tasks kept them %.0f%% "
+            "busy",
+            dataset, model, len(todo), use.wall_s, use.workers, 100 * use.fraction,
+        )  # fmt: skip
 
     table = finalise([frames[t.key] for t in tasks])
     for old in [*parts_dir.glob("*.parquet"), *parts_dir.glob(".*.part")]:
