@@ -285,7 +285,9 @@ if report.galleries.note:
 if report.galleries.conditions is not None:
     display(Markdown("### Which conditions are split off?"))
     display(report.galleries.conditions)
-    display(Markdown(report.galleries.conditions_note))""",
+    display(Markdown(report.galleries.conditions_note))
+    if report.galleries.conditions_by_run is not None:
+        display(report.galleries.conditions_by_run)""",
         [],
     ),
     (

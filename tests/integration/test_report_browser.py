@@ -230,6 +230,23 @@ def test_findings_box_and_contents_lead_to_their_sections(browser, index):
     assert page["h1_top"] < page["box_top"] < page["headline_top"]  # at the top
 
 
+def test_no_table_is_wider_than_a_1366_px_screen(browser, index):
+    browser.cmd("POST", "/window/rect", {"width": 1366, "height": 900})
+    try:
+        browser.open(index.as_uri())
+        wide = browser.js("""
+            document.querySelectorAll('details').forEach(d => d.open = true);
+            const room = document.body.getBoundingClientRect().width;
+            return Array.from(document.querySelectorAll('table'))
+                .map(t => [Math.round(t.getBoundingClientRect().width),
+                           (t.caption ? t.caption.textContent : '').slice(0, 60)])
+                .filter(([w, _]) => w > room);
+        """)
+    finally:
+        browser.cmd("POST", "/window/rect", {"width": 1400, "height": 1000})
+    assert wide == []
+
+
 def test_harness_catches_external_scripts(browser, tmp_path):
     """The checks above can fail: a page that loads a CDN script is caught."""
     page = tmp_path / "bad.html"

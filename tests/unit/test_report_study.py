@@ -109,6 +109,9 @@ def test_report_sections(project):
     note = report.galleries.conditions_note
     assert "personal" in note and "grid point" in note
     assert "grid points: split off" in cond.data.columns
+    by_run = report.galleries.conditions_by_run  # rows model · method, columns conditions
+    assert by_run is not None and "glasses" in by_run.data.columns
+    assert by_run.data.index.names == ["dataset", "model · method"]
     # links to the stage pages are written whether or not the pages exist (same pipeline)
     assert 'href="faces/personal.html"' in ov.links_html
     assert 'href="sweep/lfw-facenet.html"' in ov.links_html and "not built" not in ov.links_html

@@ -63,6 +63,7 @@ class GallerySection:
     conditions: Styler | None = None
     conditions_note: str = ""
     note: str = ""
+    conditions_by_run: Styler | None = None
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,8 @@ def galleries_section(
                 cond_tables += _grid_conditions(inp, grid, params, run)
     if not cond_tables:
         return GallerySection(tuple(galleries), note=note)
-    conditions, verdicts = conditions_table(pd.concat(cond_tables, ignore_index=True))
-    return GallerySection(tuple(galleries), conditions, verdicts, note)
+    conditions, verdicts, by_run = conditions_table(pd.concat(cond_tables, ignore_index=True))
+    return GallerySection(tuple(galleries), conditions, verdicts, note, by_run)
 
 
 def _gallery(
@@ -256,9 +257,11 @@ def _grid_conditions(
     return out
 
 
-def conditions_table(long: pd.DataFrame) -> tuple[Styler, str]:
-    """Condition table (split-off rates) and the generated verdicts (markdown), per dataset."""
-    notes, frames = [], []
+def conditions_table(long: pd.DataFrame) -> tuple[Styler, str, Styler | None]:
+    """Condition table (split-off rates), the generated verdicts (markdown), per dataset, and
+    the rates per model · method (rows) and condition (columns): one column per run would
+    not fit a screen."""
+    notes, frames, per_runs = [], [], []
     for dataset, d in long.groupby("dataset", sort=False):
         best = d[d["kind"] == "best"]
         grid = d[d["kind"] == "grid"]
@@ -283,8 +286,11 @@ def conditions_table(long: pd.DataFrame) -> tuple[Styler, str]:
             rates = per_run.groupby(["condition", "run"]).agg(
                 f=("faces", "sum"), s=("split_off", "sum")
             )
-            rates = (rates["s"] / rates["f"]).unstack("run")
-            table = table.join(rates)
+            rates = (rates["s"] / rates["f"]).unstack("condition")
+            rates.index = pd.MultiIndex.from_product(
+                [[dataset], rates.index], names=["dataset", "model · method"]
+            )
+            per_runs.append(rates)
         table = table.sort_values(
             table.columns[2] if len(table.columns) > 2 else table.columns[1], ascending=False
         )
@@ -300,9 +306,17 @@ def conditions_table(long: pd.DataFrame) -> tuple[Styler, str]:
         caption="Share of each condition's faces split off their identity's main "
         "cluster (conditions from the file names, e.g. Yale's glasses / leftlight / "
         f"rightlight): at the best runs, and pooled over the grid points with ARI ≥ "
-        f"{CONDITION_MIN_ARI:g} (per model · method on the right)",
+        f"{CONDITION_MIN_ARI:g} (per model · method in the next table)",
     ).format(fmt, na_rep="–")
-    return styled, "\n".join(notes)
+    by_run = None
+    if per_runs:
+        runs = pd.concat(per_runs)
+        by_run = tb.style_table(
+            runs,
+            caption="Share of each condition's faces split off, per model · method (its grid "
+            f"points with ARI ≥ {CONDITION_MIN_ARI:g} pooled)",
+        ).format("{:.0%}", na_rep="–")
+    return styled, "\n".join(notes), by_run
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ OFFLINE_TEMPLATE = """\
   table.study-table th, table.study-table td { padding: 2px 6px; border-bottom: 1px solid #ddd;
     text-align: right; white-space: nowrap; }
   table.study-table th { background: #f4f4f4; text-align: center; }
+  table.study-table thead th { white-space: normal; }  /* long headers wrap, numbers never */
   table.study-table caption { caption-side: top; text-align: left; font-weight: bold;
     padding: 4px 0; }
   .jp-OutputArea-output { overflow-x: auto; }

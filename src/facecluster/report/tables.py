@@ -478,12 +478,23 @@ def mark_not_ranked(styler: Styler, low_resolution: Mapping[str, float] | None) 
 # Table I beside the published values
 # --------------------------------------------------------------------------------------------
 def style_table(
-    table: pd.DataFrame, css: pd.DataFrame | None = None, *, caption: str = ""
+    table: pd.DataFrame,
+    css: pd.DataFrame | None = None,
+    *,
+    caption: str = "",
+    wrap: Sequence[Any] | bool = (),
 ) -> Styler:
-    """A display table as a Styler with the study's table class (and optional cell CSS)."""
+    """A display table as a Styler with the study's table class (and optional cell CSS).
+
+    Cells stay on one line (numbers never break); ``wrap`` names the text columns that may
+    wrap (``True``: every column) so that a wide table fits a 1366 px screen.
+    """
     styler = table.style.set_table_attributes('class="study-table"')
     if css is not None and not css.empty:
         styler = styler.apply(lambda _: css, axis=None)
+    columns = list(table.columns) if wrap is True else [c for c in wrap or () if c in table]
+    if columns:
+        styler = styler.set_properties(subset=columns, **{"white-space": "normal"})
     if caption:
         styler = styler.set_caption(caption)
     return styler
