@@ -221,7 +221,7 @@ def test_other_sections_cope_with_a_model_on_one_dataset(project):
     paired = report.statistics.paired.data.reset_index().set_index("dataset")
     assert paired.loc["muct", "verdict"] == "not ranked (low-resolution input)"
     assert "not ranked" not in paired.loc["personal", "verdict"]
-    assert not paired["mean_diff"].isna().loc["muct"]  # the numbers are kept
+    assert not paired["mean Δ"].isna().loc["muct"]  # the numbers are kept
 
 
 def test_notes_describe_the_feature_dataset_and_the_low_resolution_one(project):

@@ -26,7 +26,7 @@ OFFLINE_TEMPLATE = """\
 <style type="text/css">
   body { max-width: 1400px; margin: auto; }
   table.study-table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
-  table.study-table th, table.study-table td { padding: 2px 6px; border-bottom: 1px solid #ddd;
+  table.study-table th, table.study-table td { padding: 2px 5px; border-bottom: 1px solid #ddd;
     text-align: right; white-space: nowrap; }
   table.study-table th { background: #f4f4f4; text-align: center; }
   table.study-table thead th { white-space: normal; }  /* long headers wrap, numbers never */

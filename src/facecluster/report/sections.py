@@ -413,6 +413,17 @@ def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
     return Maps(tb.verification_table(inputs.embed), "".join(blocks))
 
 
+#: Headers of the paired table (words, so that they wrap).
+PAIRED_HEADERS = {
+    "mean_diff": "mean Δ",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "p_t": "p (corrected t)",
+    "p_t_uncorrected": "p (plain t)",
+    "p_wilcoxon": "p (Wilcoxon)",
+}
+
+
 # --------------------------------------------------------------------------------------------
 # 7. statistics
 # --------------------------------------------------------------------------------------------
@@ -441,7 +452,9 @@ def statistics_section(
     paired_table = None
     if not paired.empty:
         paired_table = tb.style_table(
-            paired.set_index(["dataset", "model"]).drop(columns=["score", "w", "t"]),
+            paired.set_index(["dataset", "model"])
+            .drop(columns=["score", "w", "t"])
+            .rename(columns=PAIRED_HEADERS),
             wrap=["first setting", "second setting", "verdict"],
             caption="Best two methods per dataset × model, paired over the same subsets "
             "(difference = first − second in ARI). The subsets overlap, so the interval "
@@ -451,12 +464,12 @@ def statistics_section(
             " ARI. p_t_uncorrected and p_wilcoxon assume independent subsets (they overclaim)",
         ).format(
             {
-                "mean_diff": "{:+.4f}",
-                "ci_low": "{:+.4f}",
-                "ci_high": "{:+.4f}",
-                "p_t": "{:.2g}",
-                "p_t_uncorrected": "{:.2g}",
-                "p_wilcoxon": "{:.2g}",
+                PAIRED_HEADERS["mean_diff"]: "{:+.4f}",
+                PAIRED_HEADERS["ci_low"]: "{:+.4f}",
+                PAIRED_HEADERS["ci_high"]: "{:+.4f}",
+                PAIRED_HEADERS["p_t"]: "{:.2g}",
+                PAIRED_HEADERS["p_t_uncorrected"]: "{:.2g}",
+                PAIRED_HEADERS["p_wilcoxon"]: "{:.2g}",
             },
             na_rep="–",
         )
