@@ -83,3 +83,39 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(dl.requests, "get", no_dns)
     return asked
+
+
+@pytest.fixture()
+def serve_folder(monkeypatch: pytest.MonkeyPatch):
+    """``serve_folder(path) -> "http://127.0.0.1:PORT/"``: a local HTTP server of a folder
+    for the test (proxies off for it), shut down afterwards; the downloads' offline stand-in."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    for var in (
+        "https_proxy",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    servers = []
+
+    def serve(folder: Path) -> str:
+        handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+        handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+    yield serve
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

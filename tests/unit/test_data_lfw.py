@@ -5,11 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -231,24 +227,10 @@ def test_acquire_rejects_a_wrong_pairs_file(
 
 
 @pytest.fixture()
-def file_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
-    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+def file_server(tmp_path: Path, serve_folder) -> tuple[str, Path]:
     served = tmp_path / "served"
     served.mkdir()
-    handler = partial(SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/lfw/", served
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    return serve_folder(served) + "lfw/", served
 
 
 def test_acquire_downloads_verifies_and_extracts(

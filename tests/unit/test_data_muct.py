@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -172,21 +168,8 @@ def test_resolve_ignores_an_incomplete_archive_set(
 
 
 @pytest.fixture()
-def served_archives(fake_archives: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    handler = partial(SimpleHTTPRequestHandler, directory=str(fake_archives))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    ).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def served_archives(fake_archives: Path, serve_folder) -> str:
+    return serve_folder(fake_archives)
 
 
 def test_resolve_downloads_the_five_archives(

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
 import zipfile
 from collections import Counter
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -163,27 +160,14 @@ def test_acquire_order_folder_zip_raw_mirror(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.fixture()
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serve_folder):
     """A local HTTP server over ``tmp_path/www``: ``good.zip`` and a changed ``bad.zip``."""
     www = tmp_path / "www"
     www.mkdir()
     _archive(www / "good.zip")
     _archive(www / "bad.zip", dict(IMAGES, **{"subject01/subject01.wink": _gif(11)}))
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("FACECLUSTER_MIRROR", raising=False)
-    handler = partial(SimpleHTTPRequestHandler, directory=str(www))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    ).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    return serve_folder(www)
 
 
 def test_download_moves_past_a_source_whose_images_differ(tmp_path: Path, served: str):

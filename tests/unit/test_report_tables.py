@@ -18,6 +18,13 @@ from facecluster.sweep.summary import best_points, grid_summary
 from study_fixture import results_frame
 
 KM = {"n_init": 10}
+
+
+def _best(rows):
+    """The best grid points of generated results rows."""
+    return tb.best_configs(tb.grid_stats(results_frame(rows)))
+
+
 RUNS = [
     ("personal", "facenet", "kmeans", KM, [0.80, 0.90, 1.00]),
     ("personal", "facenet", "dbscan", {"eps": 0.5, "min_samples": 1}, [0.2, 0.4, 0.6]),
@@ -140,15 +147,11 @@ def test_headline_splits_into_one_table_per_dataset(stats):
 
 
 def test_winners_keep_exact_ties():
-    best = tb.best_configs(
-        tb.grid_stats(
-            results_frame(
-                [
-                    ("muct", "facenet", "kmeans", KM, [0.5, 0.7]),
-                    ("muct", "facenet", "agglomerative", {}, [0.7, 0.5]),
-                ]
-            )
-        )
+    best = _best(
+        [
+            ("muct", "facenet", "kmeans", KM, [0.5, 0.7]),
+            ("muct", "facenet", "agglomerative", {}, [0.7, 0.5]),
+        ]
     )
     assert set(tb.winners(best)["method"]) == {"kmeans", "agglomerative"}
 
@@ -328,15 +331,11 @@ def test_headline_does_not_rank_a_low_resolution_dataset(stats):
 
 
 def test_headline_display_has_columns_only_for_pairs_with_results():
-    best = tb.best_configs(
-        tb.grid_stats(
-            results_frame(
-                [
-                    ("muct", "facenet", "kmeans", KM, [0.5, 0.7]),
-                    ("muct-published", "facenet-20170512", "kmeans", KM, [0.9, 0.9]),
-                ]
-            )
-        )
+    best = _best(
+        [
+            ("muct", "facenet", "kmeans", KM, [0.5, 0.7]),
+            ("muct-published", "facenet-20170512", "kmeans", KM, [0.9, 0.9]),
+        ]
     )
     table = tb.headline_display(best, ["muct", "muct-published"], ["facenet", "facenet-20170512"])
     assert list(dict.fromkeys((d, m) for d, m, _ in table.columns)) == [
@@ -473,18 +472,14 @@ def test_a_cell_of_another_model_or_dataset_is_never_shaded(stats):
 
 
 def test_a_dataset_at_the_ceiling_is_flagged_in_the_headline():
-    best = tb.best_configs(
-        tb.grid_stats(
-            results_frame(
-                [
-                    ("yale", "facenet", "kmeans", KM, [1.0, 1.0]),
-                    ("yale", "facenet", "agglomerative", {}, [0.995, 0.999]),
-                    ("yale", "facenet", "dbscan", {"eps": 0.5, "min_samples": 1}, [0.7, 0.7]),
-                    ("lfw", "facenet", "kmeans", KM, [0.4, 0.4]),
-                    ("muct", "facenet", "kmeans", KM, [1.0, 1.0]),
-                ]
-            )
-        )
+    best = _best(
+        [
+            ("yale", "facenet", "kmeans", KM, [1.0, 1.0]),
+            ("yale", "facenet", "agglomerative", {}, [0.995, 0.999]),
+            ("yale", "facenet", "dbscan", {"eps": 0.5, "min_samples": 1}, [0.7, 0.7]),
+            ("lfw", "facenet", "kmeans", KM, [0.4, 0.4]),
+            ("muct", "facenet", "kmeans", KM, [1.0, 1.0]),
+        ]
     )
     assert tb.ceiling_datasets(best, not_ranked=["muct"]) == ["yale"]
     table = tb.headline_display(best, ["yale", "lfw", "muct"], ["facenet"])
