@@ -80,3 +80,18 @@ def test_headings_and_contents_share_the_anchors():
     box = fd.findings_markdown(["one.", "two."])
     assert box.splitlines() == ["> **Findings**", ">", "> - one.", "> - two."]
     assert fd.findings(pd.DataFrame(), datasets=[], models=[]) == []
+
+
+def test_verification_on_part_of_the_pairs_says_so():
+    best = _best([("lfw", "facenet", "kmeans", KM, [0.4, 0.4])])
+    verification = pd.DataFrame(
+        [
+            {"model": "facenet", "accuracy %": 98.53, "pairs scored": 6000, "pairs": 6000},
+            {"model": "lightcnn", "accuracy %": 100.0, "pairs scored": 41, "pairs": 6000},
+        ]
+    )
+    out = fd.findings(best, datasets=["lfw"], models=["facenet"], verification=verification)
+    assert out[-1].startswith(
+        "**LFW verification** (10 folds of pairs.txt): facenet 98.53%, lightcnn 100.00% "
+        "(on 41 of 6000 pairs)"
+    )

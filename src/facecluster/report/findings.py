@@ -126,9 +126,20 @@ def findings(
             f"{_link('table-one')}."
         )
     if verification is not None and not verification.empty:
-        acc = ", ".join(f"{r['model']} {r['accuracy %']:.2f}%" for _, r in verification.iterrows())
+        acc = ", ".join(
+            f"{r['model']} {r['accuracy %']:.2f}%" + _pairs_part(r)
+            for _, r in verification.iterrows()
+        )
         out.append(f"**LFW verification** (10 folds of pairs.txt): {acc} {_link('maps')}.")
     return out
+
+
+def _pairs_part(row: pd.Series) -> str:
+    """`` (on 41 of 6000 pairs)`` when the verification scored only part of pairs.txt."""
+    scored, total = row.get("pairs scored"), row.get("pairs")
+    if scored is None or total is None or pd.isna(scored) or scored >= total:
+        return ""
+    return f" (on {int(scored)} of {int(total)} pairs)"
 
 
 def _best_on(best: pd.DataFrame, dataset: str, models: Sequence[str]) -> str:
