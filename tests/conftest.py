@@ -86,12 +86,11 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture()
-def serve_folder(monkeypatch: pytest.MonkeyPatch):
-    """``serve_folder(path) -> "http://127.0.0.1:PORT/"``: a local HTTP server of a folder
-    for the test (proxies off for it), shut down afterwards; the downloads' offline stand-in."""
+def serve_http(monkeypatch: pytest.MonkeyPatch):
+    """``serve_http(handler_class) -> "http://127.0.0.1:PORT"``: a local HTTP server for the
+    test (proxies off for it), shut down afterwards; the downloads' offline stand-in."""
     import threading
-    from functools import partial
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import ThreadingHTTPServer
 
     for var in (
         "https_proxy",
@@ -105,17 +104,29 @@ def serve_folder(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     servers = []
 
-    def serve(folder: Path) -> str:
-        handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
-        handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    def serve(handler) -> str:
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         ).start()
         servers.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}/"
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
 
     yield serve
     for httpd in servers:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture()
+def serve_folder(serve_http):
+    """``serve_folder(path) -> "http://127.0.0.1:PORT/"``: :func:`serve_http` of a folder."""
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler
+
+    def serve(folder: Path) -> str:
+        handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+        handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+        return serve_http(handler) + "/"
+
+    return serve

@@ -11,10 +11,8 @@ import hashlib
 import io
 import socket
 import tarfile
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -72,22 +70,10 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture()
-def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("ALL_PROXY", raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+def site(serve_http) -> Site:
     state = Site(base="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    ).start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    state.base = serve_http(_handler(state))
+    return state
 
 
 @pytest.fixture()
