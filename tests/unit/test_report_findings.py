@@ -30,7 +30,6 @@ def test_findings_name_the_best_the_ceiling_and_the_unranked():
     out = fd.findings(
         best,
         datasets=["yale", "lfw", "muct"],
-        models=["facenet", "lightcnn"],
         not_ranked={"muct": 24.0},
     )
     text = "\n".join(out)
@@ -66,7 +65,7 @@ def test_findings_say_when_bcubed_picks_another_winner_and_what_blind_choice_cos
             }
         ]  # fmt: skip
     )
-    out = fd.findings(best, datasets=["lfw"], models=["facenet"], blind=blind)
+    out = fd.findings(best, datasets=["lfw"], blind=blind)
     assert "by BCubed F1 the best is agglomerative with facenet (0.990)" in out[0]
     assert out[1].startswith("**Without labels on lfw**, dbscan with facenet")
     assert "ARI 0.700, 0.100 below its best with labels" in out[1]
@@ -79,7 +78,7 @@ def test_headings_and_contents_share_the_anchors():
     assert all(f"(#{a})" in toc for a, _ in fd.SECTIONS)
     box = fd.findings_markdown(["one.", "two."])
     assert box.splitlines() == ["> **Findings**", ">", "> - one.", "> - two."]
-    assert fd.findings(pd.DataFrame(), datasets=[], models=[]) == []
+    assert fd.findings(pd.DataFrame(), datasets=[]) == []
 
 
 def test_verification_on_part_of_the_pairs_says_so():
@@ -90,7 +89,7 @@ def test_verification_on_part_of_the_pairs_says_so():
             {"model": "lightcnn", "accuracy %": 100.0, "pairs scored": 41, "pairs": 6000},
         ]
     )
-    out = fd.findings(best, datasets=["lfw"], models=["facenet"], verification=verification)
+    out = fd.findings(best, datasets=["lfw"], verification=verification)
     assert out[-1].startswith(
         "**LFW verification** (10 folds of pairs.txt): facenet 98.53%, lightcnn 100.00% "
         "(on 41 of 6000 pairs)"

@@ -13,6 +13,7 @@ from facecluster.sweep.summary import (
     best_points,
     best_scores,
     blind_choices,
+    grid_edge_axes,
     grid_edges,
     grid_summary,
     held_out_choices,
@@ -144,6 +145,9 @@ def test_grid_edges_flag_an_end_of_the_grid_but_not_of_the_parameter():
     summary = grid_summary(pd.DataFrame(rows))
     best = best_points(summary)
     edges = dict(zip(best["method"], grid_edges(summary, best), strict=True))
+    axes = dict(zip(best["method"], grid_edge_axes(summary, best), strict=True))
+    assert axes["rank_order"] == {"k": "smallest", "threshold": "smallest"}
+    assert axes["meanshift"] == axes["hdbscan"] == {}
     assert edges == {
         "dbscan": "eps (largest)",
         "meanshift": "",  # interior

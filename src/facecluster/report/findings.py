@@ -20,7 +20,7 @@ from facecluster.report.tables import (
     winners,
 )
 
-__all__ = ["CEILING_ARI", "SECTIONS", "findings", "findings_markdown", "heading", "toc"]
+__all__ = ["SECTIONS", "findings", "findings_markdown", "heading", "toc"]
 
 #: ``(anchor, title)`` of the study report's sections, in order.
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -59,7 +59,6 @@ def findings(
     best: pd.DataFrame,
     *,
     datasets: Sequence[str],
-    models: Sequence[str],
     blind: pd.DataFrame | None = None,
     paired: pd.DataFrame | None = None,
     not_ranked: Mapping[str, float] | None = None,
@@ -73,7 +72,7 @@ def findings(
     ----------
     best : DataFrame
         :func:`facecluster.report.tables.best_configs`.
-    datasets, models : sequence of str
+    datasets : sequence of str
         Display order.
     blind : DataFrame, optional
         :func:`facecluster.sweep.summary.blind_choices`.
@@ -97,7 +96,7 @@ def findings(
     for dataset in ranked:
         if dataset in ceiling:
             continue
-        out.append(_best_on(best, dataset, models))
+        out.append(_best_on(best, dataset))
     for dataset in ceiling:
         part = best[best["dataset"] == dataset]
         out.append(
@@ -142,9 +141,9 @@ def _pairs_part(row: pd.Series) -> str:
     return f" (on {int(scored)} of {int(total)} pairs)"
 
 
-def _best_on(best: pd.DataFrame, dataset: str, models: Sequence[str]) -> str:
+def _best_on(best: pd.DataFrame, dataset: str) -> str:
     part = best[best["dataset"] == dataset].assign(model_name=lambda d: d["model"])
-    top = winners(part.assign(model="*", dataset=dataset)).iloc[0]  # best over every model
+    top = winners(part.assign(model="*")).iloc[0]  # best over every model
     by_bcubed = winners(part.assign(model="*"), score="bcubed_f1_mean").iloc[0]
     text = (
         f"**On {dataset}**, {top['method']} with {top['model_name']} "

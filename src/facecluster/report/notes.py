@@ -189,7 +189,7 @@ def reproduction_notes(
     lines.append("### Where our ARI differs from the published Table I by more than its 2·std")
     for model, long in table_one_ari.items():
         shown = long[long["published_mean"].notna()]
-        comp = shown[shown["comparable"]] if "comparable" in shown else shown
+        comp = shown[shown["comparable"]]
         if shown.empty:
             continue
         if comp.empty:

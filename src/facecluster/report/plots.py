@@ -34,7 +34,7 @@ from matplotlib.lines import Line2D
 
 from facecluster.cluster.registry import ALGORITHMS
 from facecluster.integrity import atomic_path
-from facecluster.sweep.summary import best_points, grid_edges
+from facecluster.sweep.summary import best_points, grid_edge_axes
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Curves:
     edges : DataFrame
         The rows of ``data`` that are a (dataset, model)'s best grid point
         (:func:`facecluster.sweep.summary.best_points`) lying at an end of the ``x`` axis
-        (:func:`facecluster.sweep.summary.grid_edges`): the optimum may lie outside the grid.
+        (:func:`facecluster.sweep.summary.grid_edge_axes`): the optimum may lie outside the grid.
     """
 
     method: str
@@ -134,10 +134,10 @@ def curve_data(stats: pd.DataFrame, method: str) -> Curves | None:
     keys = ["model", "dataset", "params"]
     flagged = {
         tuple(rec)
-        for rec, text in zip(
-            best[keys].itertuples(index=False), grid_edges(sub, best), strict=True
+        for rec, edges in zip(
+            best[keys].itertuples(index=False), grid_edge_axes(sub, best), strict=True
         )
-        if x in {e.split(" (")[0] for e in text.split("; ")}
+        if x in edges
     }
     edges = out[[tuple(rec) in flagged for rec in sub[keys].itertuples(index=False)]]
     out = out.sort_values([*groups, "model", "dataset", "param"], kind="stable")

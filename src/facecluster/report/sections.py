@@ -458,10 +458,10 @@ def statistics_section(
             wrap=["first setting", "second setting", "verdict"],
             caption="Best two methods per dataset × model, paired over the same subsets "
             "(difference = first − second in ARI). The subsets overlap, so the interval "
-            f"and p_t are Nadeau & Bengio's corrected resampled t (ρ = {overlap:.2f}, the "
+            f"and p (corrected t) are Nadeau & Bengio's corrected resampled t (ρ = {overlap:.2f}, the "
             "share of a subset's faces another subset holds: variance × (1/J + ρ/(1−ρ)) "
             f"instead of 1/J); a verdict needs the interval above 0 and Δ ≥ {st.PRACTICAL_ARI:g}"
-            " ARI. p_t_uncorrected and p_wilcoxon assume independent subsets (they overclaim)",
+            " ARI. p (plain t) and p (Wilcoxon) assume independent subsets (they overclaim)",
         ).format(
             {
                 PAIRED_HEADERS["mean_diff"]: "{:+.4f}",

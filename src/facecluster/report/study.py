@@ -171,7 +171,6 @@ def build_study_report(
     found = findings(
         best,
         datasets=inputs.datasets,
-        models=inputs.models,
         blind=blind,
         paired=paired,
         not_ranked=inputs.low_resolution,

@@ -440,13 +440,11 @@ def style_headline(
         .set_caption(text)
         .set_table_attributes('class="study-table headline"')
     )
-    labels = {
+    ceiling = {
         d: f"{d} (at the ceiling: most methods reach ARI ≥ {CEILING_ARI:g})"
         for d in ceiling_datasets(best, low)
-    } | {d: low_resolution_label(d, px) for d, px in low.items()}
-    if not labels or table.empty:
-        return styler
-    return styler.format_index(lambda v: labels.get(v, v), axis=1, level=0, escape="html")
+    }
+    return mark_not_ranked(styler, low, also=ceiling)
 
 
 #: A dataset on which most methods reach this ARI cannot tell them apart (a ceiling).
@@ -464,12 +462,19 @@ def ceiling_datasets(best: pd.DataFrame, not_ranked: Iterable[str] = ()) -> list
     return out
 
 
-def mark_not_ranked(styler: Styler, low_resolution: Mapping[str, float] | None) -> Styler:
+def mark_not_ranked(
+    styler: Styler,
+    low_resolution: Mapping[str, float] | None,
+    also: Mapping[str, str] | None = None,
+) -> Styler:
     """Relabel the dataset headers (first column level) of the low-resolution datasets:
-    ``muct (24 px faces: not ranked)``; the table's keys stay the dataset names."""
-    if not low_resolution:
+    ``muct (24 px faces: not ranked)``, and of the datasets in ``also`` (``{dataset:
+    header}``, e.g. a ceiling); the table's keys stay the dataset names."""
+    labels = dict(also or {}) | {
+        d: low_resolution_label(d, px) for d, px in (low_resolution or {}).items()
+    }
+    if not labels or styler.data.empty:
         return styler
-    labels = {d: low_resolution_label(d, px) for d, px in low_resolution.items()}
     level = 0 if isinstance(styler.data.columns, pd.MultiIndex) else None
     return styler.format_index(lambda v: labels.get(v, v), axis=1, level=level, escape="html")
 

@@ -210,16 +210,16 @@ def held_out_choices(results: pd.DataFrame, score: str = "ari") -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # grid edges
 # --------------------------------------------------------------------------------------------
-def grid_edges(summary: pd.DataFrame, best: pd.DataFrame) -> list[str]:
+def grid_edge_axes(summary: pd.DataFrame, best: pd.DataFrame) -> list[dict[str, str]]:
     """For each row of ``best``, the parameters whose best value is an end of its grid axis.
 
     An axis is a parameter with at least two values among the grid points of that (dataset,
     model, method) in ``summary`` (:func:`grid_summary`); a best value equal to the axis'
     smallest or largest is an edge: the optimum may lie outside the grid, unless the value is
     also the end of what the parameter can take (``min_samples=1``, ``k=2``:
-    :func:`facecluster.cluster.grids.domain_bounds`).  Returns one text per row of ``best``
-    (``"k (largest)"``, several joined by ``"; "``), ``""`` when the optimum is interior or
-    the method has no axis.
+    :func:`facecluster.cluster.grids.domain_bounds`).  Returns one ``{axis: "smallest" |
+    "largest"}`` per row of ``best``, empty when the optimum is interior or the method has
+    no axis.
     """
     from facecluster.cluster.grids import GRIDS, domain_bounds
 
@@ -240,13 +240,22 @@ def grid_edges(summary: pd.DataFrame, best: pd.DataFrame) -> list[str]:
         info = GRIDS.get(str(rec.method))
         limits = domain_bounds(info.grid) if info is not None else {}
         chosen = json.loads(rec.params)
-        edges = []
+        edges: dict[str, str] = {}
         for name, values in grid.items():
             low, high = limits.get(name, (None, None))
             value = chosen.get(name)
             if value == values[0] and value != low:
-                edges.append(f"{name} (smallest)")
+                edges[name] = "smallest"
             elif value == values[-1] and value != high:
-                edges.append(f"{name} (largest)")
-        out.append("; ".join(edges))
+                edges[name] = "largest"
+        out.append(edges)
     return out
+
+
+def grid_edges(summary: pd.DataFrame, best: pd.DataFrame) -> list[str]:
+    """:func:`grid_edge_axes` as text, one per row of ``best``: ``"k (largest)"``, several
+    joined by ``"; "``, ``""`` when the optimum is interior or the method has no axis."""
+    return [
+        "; ".join(f"{name} ({end})" for name, end in edges.items())
+        for edges in grid_edge_axes(summary, best)
+    ]
