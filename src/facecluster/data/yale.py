@@ -38,7 +38,6 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
-from functools import cache
 from pathlib import Path, PurePosixPath
 
 from facecluster.data.download import (
@@ -88,7 +87,6 @@ YALE_ARCHIVE = "yalefaces.zip"
 _NAME_RE = re.compile(rf"^subject(\d{{2}})\.({'|'.join(YALE_CONDITIONS)})$")
 
 
-@cache
 def _manifest() -> Mapping[str, str]:
     text = (Path(__file__).with_name("yalefaces.sha256")).read_text(encoding="utf-8")
     rows = (line.split(maxsplit=1) for line in text.splitlines() if line.strip())
@@ -144,7 +142,7 @@ def extract_verified(
     -------
     target : Path
     left_out : list of (member, reason)
-        The members not extracted (``Readme.txt``, ``subject01.gif`` …).
+        The members not extracted (``Readme.txt``, ``subject01.gif`` …), also logged.
     """
     manifest = manifest or MANIFEST
     archive, target = Path(archive), Path(target)
@@ -185,6 +183,8 @@ def extract_verified(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for member, reason in left_out:
+        logger.info("yale: %s left out (%s)", member, reason)
     return target, left_out
 
 
@@ -208,7 +208,7 @@ def _download_verified(
     for url in urls:
         try:
             download(url, archive)
-            images, left_out = extract_verified(archive, raw_dir / "images", manifest)
+            images, _ = extract_verified(archive, raw_dir / "images", manifest)
         except YaleArchiveError as exc:
             archive.unlink(missing_ok=True)
             failures.append((url, str(exc)))
@@ -216,8 +216,6 @@ def _download_verified(
         except UserError as exc:  # network, HTTP status, unsafe archive
             failures.append((url, getattr(exc, "reason", None) or str(exc)))
             continue
-        for member, reason in left_out:
-            logger.info("yale: %s left out (%s)", member, reason)
         return images
     raise SourcesExhaustedError("yale", YALE_ARCHIVE, failures, "yale/subjectNN/")
 
@@ -250,10 +248,7 @@ def acquire_yale(
     if path is not None:
         path = Path(path)
         if path.is_file():
-            root, left_out = extract_verified(path, raw_dir / "images", manifest)
-            for member, reason in left_out:
-                logger.info("yale: %s left out (%s)", member, reason)
-            return root, "folder"
+            return extract_verified(path, raw_dir / "images", manifest)[0], "folder"
         if not path.is_dir():
             raise DatasetNotFoundError(path, "Yale folder or yalefaces.zip not found")
         return path, "folder"
