@@ -24,11 +24,12 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 repro: $(STAMP)
 	$(BIN)/dvc repro $(DVC_ARGS)
 
-# The whole pipeline on a slice (profiles/quick.yaml) in quick/, sharing the DVC cache.
+# The whole pipeline on a slice (profiles/quick.yaml) in quick/, sharing the DVC cache; its
+# stages run the copy's sources (PYTHONPATH), the ones its dvc.lock hashes, not the checkout's.
 QUICK_DIR ?= quick
 repro-quick: $(STAMP)
 	$(BIN)/python -m facecluster profile quick --out $(QUICK_DIR)
-	cd $(QUICK_DIR) && $(if $(FACECLUSTER_MIRROR),FACECLUSTER_MIRROR=$(abspath $(FACECLUSTER_MIRROR))) $(BIN)/dvc repro $(DVC_ARGS)
+	cd $(QUICK_DIR) && PYTHONPATH=$(abspath $(QUICK_DIR))/src $(if $(FACECLUSTER_MIRROR),FACECLUSTER_MIRROR=$(abspath $(FACECLUSTER_MIRROR))) $(BIN)/dvc repro $(DVC_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -6,7 +6,10 @@ the form of ``dvc exp run -S``.  :func:`make_profile` writes a copy of the proje
 ``params.yaml`` with the profile's keys replaced and validated — with its own ``.dvc/`` whose
 cache is the study's.  ``dvc repro`` there then runs the whole pipeline on the slice: its
 ``dvc.lock``, outputs and reports are its own, so the study's results are never touched,
-and what the two share (weights, identical stages) comes from the cache.
+and what the two share (weights, identical stages) comes from the cache.  Run it with
+``PYTHONPATH=<out>/src`` (``make repro-quick`` does): the stages then import the copy's
+sources, the ones its ``dvc.lock`` hashes, so editing the project while the profile runs
+changes neither its results nor its lock.
 
 Relative dataset paths are made absolute (they are relative to the study's root, where your
 own folder lives), and so is ``$FACECLUSTER_MIRROR`` when the caller passes it on.
