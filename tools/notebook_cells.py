@@ -180,6 +180,7 @@ REPORT = [
         "code",
         """\
 from facecluster.report.findings import findings_markdown, heading, toc
+from facecluster.report.inline import figure_html
 from facecluster.stages import report as stage
 
 report = stage.run(params, paths)
@@ -201,7 +202,7 @@ display(HTML(report.overview.links_html))""",
     (
         "code",
         """\
-display(Markdown(heading("headline")))
+display(Markdown(heading("headline", report.leads)))
 if report.empty:
     display(Markdown("**No results: every dataset was skipped or its sweep has not run.**"))
 else:
@@ -210,7 +211,8 @@ else:
     if report.headline.note:
         display(Markdown(report.headline.note))
     display(Markdown(report.headline.metric_note))
-    display(report.headline.best_settings)
+    for table in report.headline.best_settings:  # one per dataset
+        display(table)
     if report.headline.blind is not None:
         display(Markdown("### Without labels: what a user who cannot tune against identities gets"))
         display(Markdown(report.headline.advice))
@@ -221,7 +223,7 @@ else:
     (
         "code",
         """\
-display(Markdown(heading("table-one")))
+display(Markdown(heading("table-one", report.leads)))
 display(Markdown(
     "The Castiel report's Table I beside ours (ARI), then the scores it did not publish "
     "(click a line to open or close a table). "
@@ -240,9 +242,9 @@ for model, blocks in report.table_one.html.items():
     (
         "code",
         """\
-display(Markdown(heading("curves")))
-for _title, figure in report.curves.figures:
-    display(figure)
+display(Markdown(heading("curves", report.leads)))
+for title, figure in report.curves.figures:
+    display(HTML(figure_html(figure, alt=title)))
 if report.plot_files:
     display(Markdown(
         f"DVC plot data (`dvc plots show`): {len(report.plot_files)} files "
@@ -253,16 +255,16 @@ if report.plot_files:
     (
         "code",
         """\
-display(Markdown(heading("clusters")))
+display(Markdown(heading("clusters", report.leads)))
 if report.clusters_runtime.table is not None:
     display(report.clusters_runtime.table)
-    display(report.clusters_runtime.figure)""",
+    display(HTML(figure_html(report.clusters_runtime.figure, alt="runtime per fit")))""",
         [],
     ),
     (
         "code",
         """\
-display(Markdown(heading("maps")))
+display(Markdown(heading("maps", report.leads)))
 if not report.maps.verification.empty:
     display(Markdown("LFW 10-fold verification accuracy of the embeddings:"))
     display(report.maps.verification)
@@ -272,7 +274,7 @@ display(HTML(report.maps.html))""",
     (
         "code",
         """\
-display(Markdown(heading("galleries")))
+display(Markdown(heading("galleries", report.leads)))
 display(Markdown(
     "Best setting of each method, recomputed on subset 0 with the sweep's seeds. A *merge* is "
     "a cluster holding several people (captions: identity); a *split* is one person spread over "
@@ -293,7 +295,7 @@ if report.galleries.conditions is not None:
     (
         "code",
         """\
-display(Markdown(heading("statistics")))
+display(Markdown(heading("statistics", report.leads)))
 display(Markdown("### Paired comparison of the best two methods"))
 if report.statistics.paired is not None:
     display(report.statistics.paired)
@@ -311,7 +313,7 @@ if report.statistics.selection is not None:
     (
         "code",
         """\
-display(Markdown(heading("notes")))
+display(Markdown(heading("notes", report.leads)))
 display(Markdown(report.notes))
 if report.table_one.beyond_table is not None:
     display(report.table_one.beyond_table)""",

@@ -247,6 +247,60 @@ def test_no_table_is_wider_than_a_1366_px_screen(browser, index):
     assert wide == []
 
 
+#: The smallest legend text a reader may be given, in CSS pixels as shown.
+MIN_LEGEND_PX = 9.0
+
+
+def test_no_figure_legend_is_below_a_readable_size(browser, index):
+    """Each figure's ``data-legend-px`` (its smallest legend text in pixels of the image,
+    :mod:`facecluster.report.inline`) scaled by the width the browser shows it at."""
+    browser.cmd("POST", "/window/rect", {"width": 1366, "height": 900})
+    try:
+        browser.open(index.as_uri())
+        shown = browser.js("""
+            document.querySelectorAll('details').forEach(d => d.open = true);
+            return Array.from(document.querySelectorAll('img[data-legend-px]')).map(i =>
+                [i.alt, parseFloat(i.dataset.legendPx) * i.getBoundingClientRect().width
+                        / i.naturalWidth]);
+        """)
+    finally:
+        browser.cmd("POST", "/window/rect", {"width": 1400, "height": 1000})
+    assert len(shown) >= 5 * 2 + 1 + 4, shown  # curves (5 × 2 models), runtime, 4 maps
+    small = [(alt, round(px, 1)) for alt, px in shown if px < MIN_LEGEND_PX]
+    assert small == []
+
+
+#: Where the screenshots of the sections go (kept, never committed: .gitignore).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
+
+
+def test_screenshots_of_the_top_of_each_section(browser, index):
+    """One 1366 × 900 screenshot per section of the report (its heading at the top), kept
+    under .artifacts/screenshots/ so a change in how the report looks can be seen."""
+    import base64
+
+    from facecluster.report.findings import SECTIONS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.cmd("POST", "/window/rect", {"width": 1366, "height": 900})
+    try:
+        browser.open(index.as_uri())
+        shots = {"00-top": browser.cmd("GET", "/screenshot")}
+        for i, (anchor, _) in enumerate(SECTIONS, start=1):
+            assert browser.js(
+                "const e = document.getElementById(arguments[0]);"
+                "if (!e) return false; e.scrollIntoView(); return true;",
+                anchor,
+            ), anchor
+            shots[f"{i:02d}-{anchor}"] = browser.cmd("GET", "/screenshot")
+    finally:
+        browser.cmd("POST", "/window/rect", {"width": 1400, "height": 1000})
+    for name, data in shots.items():
+        png = base64.b64decode(data)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name  # not blank
+        (SCREENSHOTS / f"{name}.png").write_bytes(png)
+
+
 def test_harness_catches_external_scripts(browser, tmp_path):
     """The checks above can fail: a page that loads a CDN script is caught."""
     page = tmp_path / "bad.html"

@@ -151,7 +151,7 @@ def test_low_resolution_dataset_is_in_the_headline_but_not_ranked(project):
     assert list(by_dataset) == ["personal", "muct", FEATURE]  # one table per dataset
     table = pd.concat([t.data for t in head.tables], axis=1)
     assert ("muct", "facenet", "ARI ± 2σ") in table.columns
-    assert table[("muct", "facenet", "ARI ± 2σ")].str.match(r"\d\.\d{3} ± ").any()
+    assert table[("muct", "facenet", "ARI ± 2σ")].str.match(r"\d\.\d{3} ±\u00a0\d").any()
     highlighted = {
         d
         for d, t in by_dataset.items()
@@ -160,7 +160,10 @@ def test_low_resolution_dataset_is_in_the_headline_but_not_ranked(project):
     assert highlighted == {"personal", FEATURE}  # muct is not ranked
     html = by_dataset["muct"].to_html()
     assert "muct (24 px faces: not ranked)" in html
-    assert "not ranked" in head.best_settings.to_html()
+    settings = {t.data.columns.get_level_values(0)[0]: t for t in head.best_settings}
+    assert list(settings) == list(by_dataset)  # split like the headline
+    assert "not ranked" in settings["muct"].to_html()
+    assert "not ranked" not in settings["personal"].to_html()
     assert "`muct`" in head.note and "not ranked" in head.note.lower()
     assert "personal" not in head.note and FEATURE not in head.note
     # no column for pairs the study does not sweep

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from facecluster.report import plots
+from facecluster.report import inline, plots
 from facecluster.report import tables as tb
 from study_fixture import results_frame
 
@@ -128,14 +128,30 @@ def test_figures(stats):
 def test_inline_png(tmp_path):
     fig = Figure(figsize=(1, 1))
     fig.subplots().plot([0, 1])
-    png = plots.figure_png(fig, dpi=30)
+    png = inline.figure_png(fig, dpi=30)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     (tmp_path / "x.png").write_bytes(png)
-    uri = plots.data_uri(tmp_path / "x.png")
+    uri = inline.data_uri(tmp_path / "x.png")
     assert base64.b64decode(uri.split(",", 1)[1]) == png
-    tag = plots.img_tag(png, alt='a "map"', width=100)
+    tag = inline.img_tag(png, alt='a "map"', width=100)
     assert tag.startswith('<img src="data:image/png;base64,') and 'alt="a &quot;map&quot;"' in tag
     assert np.frombuffer(png, np.uint8).size > 50
+
+
+def test_the_smallest_legend_text_travels_with_the_figure(tmp_path):
+    fig = Figure(figsize=(4, 2))
+    left, right = fig.subplots(1, 2)
+    left.plot([0, 1], label="a")
+    left.legend(fontsize=9)
+    right.plot([1, 0], label="b")
+    right.legend(fontsize=6)  # the smallest: 6 pt = 7.5 px at 90 dpi
+    assert inline.legend_px(fig, 90) == pytest.approx(7.5)
+    assert inline.legend_px(Figure(), 90) is None  # no legend: nothing to check
+    tag = inline.figure_html(fig, alt="curves")
+    assert ' data-legend-px="7.50"' in tag and 'alt="curves"' in tag
+    path = inline.save_png(fig, tmp_path / "maps" / "m.png", dpi=110)  # the embed stage's maps
+    assert inline.png_legend_px(path) == pytest.approx(6 * 110 / 72, abs=0.01)
+    assert inline.png_legend_px(inline.figure_png(Figure(), dpi=30)) is None
 
 
 def test_jpeg_flattens_downsamples_and_is_typed_in_its_uri(tmp_path):
@@ -145,14 +161,14 @@ def test_jpeg_flattens_downsamples_and_is_typed_in_its_uri(tmp_path):
     rgba.paste((0, 0, 255, 255), (0, 0, 500, 500))
     path = tmp_path / "map.png"
     rgba.save(path)
-    data = plots.jpeg(path, max_width=400)
+    data = inline.jpeg(path, max_width=400)
     out = Image.open(io.BytesIO(data))
     assert out.format == "JPEG" and out.size == (400, 200) and out.mode == "RGB"
     r, g, b = out.getpixel((350, 100))
     assert min(r, g, b) > 230  # the transparent half is white, not black
-    assert plots.data_uri(data).startswith("data:image/jpeg;base64,")
-    assert plots.data_uri(path).startswith("data:image/png;base64,")
-    small = plots.jpeg(Image.new("L", (50, 40)), max_width=400)
+    assert inline.data_uri(data).startswith("data:image/jpeg;base64,")
+    assert inline.data_uri(path).startswith("data:image/png;base64,")
+    small = inline.jpeg(Image.new("L", (50, 40)), max_width=400)
     assert Image.open(io.BytesIO(small)).size == (50, 40)  # never enlarged
     rng = np.random.default_rng(0)  # photo-like: smooth shading and sensor noise
     y, x = np.mgrid[0:320, 0:480]
@@ -160,7 +176,7 @@ def test_jpeg_flattens_downsamples_and_is_typed_in_its_uri(tmp_path):
     photo = Image.fromarray(np.repeat(grey.clip(0, 255).astype(np.uint8)[..., None], 3, -1))
     buf = io.BytesIO()
     photo.save(buf, format="PNG", optimize=True)
-    assert len(plots.jpeg(photo)) < len(buf.getvalue()) / 3  # measured: 25 kB vs 135 kB
+    assert len(inline.jpeg(photo)) < len(buf.getvalue()) / 3  # measured: 25 kB vs 135 kB
 
 
 def test_series_get_colour_blind_safe_colours_and_their_own_markers(stats):

@@ -113,7 +113,7 @@ def test_headline_display_and_winner_highlight(stats):
     best = tb.best_configs(stats)
     table = tb.headline_display(best, ["personal", "lfw"], ["facenet"])
     assert table.index.tolist() == ["kmeans", "dbscan"]  # registry order
-    assert table.loc["dbscan", ("personal", "facenet", "ARI ± 2σ")].startswith("0.970 ± ")
+    assert table.loc["dbscan", ("personal", "facenet", "ARI ± 2σ")].startswith("0.970 ±\u00a0")
     assert table.loc["kmeans", ("lfw", "facenet", "BCubed F1")] == "0.420"
     assert table.loc["kmeans", ("lfw", "facenet", tb.CLUSTERS)] == "9 / 8"  # 8, 9, 10 found
     html = tb.style_headline(table, best).to_html()
@@ -176,7 +176,7 @@ def test_table_one_beside_published_values(stats):
     assert eps["published_mean"] == pytest.approx(0.956498)
     assert eps["beyond"]  # 0.5 vs 0.956 ± 0.011
     table, css = t1.table_one_display(long, ["personal", "lfw"])
-    assert table.loc[("dbscan", "eps=0.7"), ("lfw", "published")] == "0.956 ± 0.011"
+    assert table.loc[("dbscan", "eps=0.7"), ("lfw", "published")] == "0.956 ±\u00a00.011"
     assert table.loc[("dbscan", "eps=0.7"), ("lfw", "Δ")] == "-0.456"
     assert css.loc[("dbscan", "eps=0.7"), ("lfw", "Δ")] == t1.BEYOND_CSS
     nmi = t1.table_one(stats, tb.load_reference(), model="facenet", score="nmi")
@@ -195,7 +195,7 @@ def test_scores_display(stats):
         (d, s) for d in ("personal", "lfw") for s in ("pairwise F1", "BCubed F1", "NMI")
     ]
     assert t.index.tolist() == [("kmeans", "K=true"), ("dbscan", "eps=0.5"), ("dbscan", "eps=0.7")]
-    assert t.loc[("kmeans", "K=true"), ("personal", "NMI")] == "0.930 ± 0.163"
+    assert t.loc[("kmeans", "K=true"), ("personal", "NMI")] == "0.930 ±\u00a00.163"
     assert t1.scores_display(stats, model="lightcnn", datasets=["lfw"]).empty
 
 
@@ -320,7 +320,7 @@ def test_headline_does_not_rank_a_low_resolution_dataset(stats):
     }
     assert win == {("dbscan", "personal")}  # lfw's winner (dbscan) is not highlighted
     html = styled.to_html()
-    assert "lfw (24 px faces: not ranked)" in html and "0.400 ± 0.000" in html
+    assert "lfw (24 px faces: not ranked)" in html and "0.400 ±\u00a00.000" in html
     assert "not ranked" in html  # caption
     assert set(tb.winners(best, not_ranked=["lfw"])["dataset"]) == {"personal"}
     m = tb.headline_metrics(best, None, low)

@@ -84,6 +84,24 @@ def test_welch_difference_matches_the_formula():
     assert (d["ci_low"], d["ci_high"]) == pytest.approx((ci.low, ci.high))
 
 
+def test_welch_on_overlapping_subsets_inflates_each_variance():
+    gen = np.random.default_rng(1)
+    a, b = gen.normal(1.0, 0.1, 30), gen.normal(0.9, 0.1, 30)
+    plain = rep.welch_difference(a, b)
+    rho = (0.8, 1 - np.exp(-0.8))  # ours without replacement, the report's with
+    d = rep.welch_difference(a, b, overlap=rho)
+    va = a.var(ddof=1) * (1 / 30 + 0.8 / 0.2)  # Nadeau & Bengio: 1/n + ρ/(1−ρ)
+    vb = b.var(ddof=1) * (1 / 30 + rho[1] / (1 - rho[1]))
+    df = (va + vb) ** 2 / (va**2 / 29 + vb**2 / 29)
+    t = (a.mean() - b.mean()) / np.sqrt(va + vb)
+    assert d["p"] == pytest.approx(2 * sps.t.sf(abs(t), df))
+    half = sps.t.ppf(0.975, df) * np.sqrt(va + vb)
+    assert d["ci_high"] - d["ci_low"] == pytest.approx(2 * half)
+    assert plain["p"] < 1e-3 and d["p"] > 0.05  # "significant" only while overlap is ignored
+    with pytest.raises(ValueError, match="overlap"):
+        rep.welch_difference(a, b, overlap=(1.0, 0.0))
+
+
 def test_factor_effect_paired_and_unpaired():
     base = _cells({("kmeans", "true"): [0.5, 0.6, 0.7, 0.8]})
     other = _cells({("kmeans", "true"): [0.52, 0.61, 0.73, 0.82]})
@@ -92,6 +110,11 @@ def test_factor_effect_paired_and_unpaired():
     assert paired["delta"] == pytest.approx(0.02) == unpaired["delta"]
     assert paired["ci_low"] > 0  # the differences are consistent subset by subset
     assert unpaired["ci_low"] < 0  # between the spreads of the two sets they are not
+    corrected = rep.factor_effect(base, other, paired=True, overlap=(0.8, 0.8)).iloc[0]
+    assert corrected["delta"] == pytest.approx(0.02)
+    # the same differences, the variance × (1/4 + 0.8/0.2) / (1/4): the interval 4.1x wider
+    width = corrected["ci_high"] - corrected["ci_low"]
+    assert width == pytest.approx((paired["ci_high"] - paired["ci_low"]) * np.sqrt(17))
 
 
 def test_claims_answer_from_the_table():

@@ -37,7 +37,7 @@ from PIL import Image, ImageDraw, ImageFont
 from facecluster import seeds
 from facecluster.cluster.registry import get_method
 from facecluster.metrics import evaluate, noise_to_singletons
-from facecluster.report.plots import img_tag, jpeg
+from facecluster.report.inline import img_tag, jpeg
 
 log = logging.getLogger(__name__)
 
@@ -438,7 +438,7 @@ def gallery_jpeg(
     y_pred: np.ndarray,
     **kwargs: Any,
 ) -> bytes:
-    """:func:`gallery_image` as JPEG bytes (:func:`facecluster.report.plots.jpeg`)."""
+    """:func:`gallery_image` as JPEG bytes (:func:`facecluster.report.inline.jpeg`)."""
     return jpeg(gallery_image(groups, crops, faces, y_pred, **kwargs))
 
 

@@ -12,20 +12,16 @@ entry for the folder in dvc.yaml (``x: param``, ``y: [ari, pairwise_f1]``) cover
 whatever the datasets and models; a dataset without results has no file.
 
 Figures are :class:`matplotlib.figure.Figure` objects (no pyplot state), embedded in the HTML
-as PNG.
+by :mod:`facecluster.report.inline`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -318,56 +314,3 @@ def runtime_figure(
             ax.legend(fontsize=8)
         first = here if first is None else first
     return fig
-
-
-# --------------------------------------------------------------------------------------------
-# embedding in HTML
-# --------------------------------------------------------------------------------------------
-def figure_png(fig: Figure, *, dpi: int = 90) -> bytes:
-    """PNG bytes of a figure."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-#: JPEG quality of the inline photos (galleries, embedding maps): ~10x smaller than PNG for
-#: face crops and dense scatter plots, no visible loss at the size the report shows them.
-JPEG_QUALITY = 82
-
-
-def jpeg(image: bytes | str | Path | Any, *, max_width: int | None = None) -> bytes:
-    """JPEG bytes of an image (PNG bytes, an image file or a PIL image), RGB, at most
-    ``max_width`` pixels wide (downsampled with Lanczos; never enlarged)."""
-    from PIL import Image
-
-    if isinstance(image, (bytes, bytearray)):
-        image = Image.open(io.BytesIO(image))
-    elif isinstance(image, (str, Path)):
-        image = Image.open(image)
-    if image.mode in ("RGBA", "LA", "P"):
-        image = image.convert("RGBA")
-        flat = Image.new("RGB", image.size, (255, 255, 255))
-        flat.paste(image, mask=image.getchannel("A"))
-        image = flat
-    image = image.convert("RGB")
-    if max_width and image.width > max_width:
-        height = round(image.height * max_width / image.width)
-        image = image.resize((max_width, height), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-    return buf.getvalue()
-
-
-def data_uri(image: bytes | str | Path) -> str:
-    """A ``data:image/…;base64,…`` URI of PNG or JPEG bytes (or such a file), typed by its
-    magic bytes."""
-    if isinstance(image, (str, Path)):
-        image = Path(image).read_bytes()
-    mime = "image/jpeg" if image[:3] == b"\xff\xd8\xff" else "image/png"
-    return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
-
-
-def img_tag(png: bytes | str | Path, *, alt: str, width: int | None = None) -> str:
-    """An ``<img>`` element holding the image inline (works offline)."""
-    w = f' width="{int(width)}"' if width else ""
-    return f'<img src="{data_uri(png)}" alt="{html.escape(alt, quote=True)}"{w}>'

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 from matplotlib.figure import Figure
 
+from facecluster.report.inline import save_png
 from facecluster.seeds import rng as keyed_rng
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def map_figure(
     ax.set_yticks([])
     if len(top) <= 20:
         ax.legend(
-            fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False
+            fontsize=8, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False
         )
     return fig
 
@@ -143,8 +144,12 @@ def distance_histogram(
     ax.set_xlabel("euclidean distance between L2-normalised embeddings")
     ax.set_ylabel("density")
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return fig
+
+
+#: Resolution of the map PNGs (6.5 in wide: 715 px).
+MAP_DPI = 110
 
 
 def save_map(coords: np.ndarray, labels: np.ndarray, path, *, title: str) -> Figure:
@@ -154,7 +159,7 @@ def save_map(coords: np.ndarray, labels: np.ndarray, path, *, title: str) -> Fig
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = map_figure(coords, labels, title=title)
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=MAP_DPI)
     return fig
 
 

@@ -14,9 +14,11 @@ report's 30 published runs per cell (``reference/castiel_table1_runs.csv``):
 * :func:`claims` — the report's prose claims answered from the reproduced table.
 
 σ is the population standard deviation (``ddof=0``), as the report's Table I.  The 30 subsets
-of one sweep overlap (80 % each), so the runs are not independent samples: the tests compare
-the spread the protocol produces, and their p-values are optimistic; the report's own runs
-overlap in the same way.
+of one sweep overlap, so the runs are not independent samples: every interval and t-test here
+inflates the variance of a mean by Nadeau & Bengio's factor (``1/n + ρ/(1−ρ)`` instead of
+``1/n``, ρ the share of a subset another one holds: 0.8 without replacement, 1 − e^−0.8 ≈ 0.55
+with, :func:`facecluster.report.stats.subset_overlap`), for the report's runs as for ours.
+The Mann-Whitney U test has no such correction: its p-values stay optimistic.
 """
 
 from __future__ import annotations
@@ -74,12 +76,16 @@ def reference_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return out.assign(value=[reference_value(v) for v in out["value"]])
 
 
-def _two_sample(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Two-sided p-values of Welch's t-test and the Mann-Whitney U test (NaN: undefined)."""
+def _two_sample(
+    a: np.ndarray, b: np.ndarray, overlap: tuple[float, float] = (0.0, 0.0)
+) -> tuple[float, float]:
+    """Two-sided p-values of Welch's t-test (each mean's variance corrected for the overlap
+    of its subsets, :func:`welch_difference`) and the Mann-Whitney U test (uncorrected: it
+    assumes independent runs). NaN: undefined."""
     p_welch = p_mw = math.nan
     if len(a) >= 2 and len(b) >= 2:
         if np.ptp(a) > 0 or np.ptp(b) > 0:
-            p_welch = float(sps.ttest_ind(a, b, equal_var=False).pvalue)
+            p_welch = welch_difference(a, b, overlap=overlap)["p"]
         elif a[0] != b[0]:
             p_welch = 0.0  # two constant samples of different values
         if not (np.ptp(np.concatenate([a, b])) == 0):
@@ -87,8 +93,17 @@ def _two_sample(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return p_welch, p_mw
 
 
-def reproduced_table(ours: Mapping[str, pd.DataFrame], runs: pd.DataFrame) -> pd.DataFrame:
+def reproduced_table(
+    ours: Mapping[str, pd.DataFrame],
+    runs: pd.DataFrame,
+    *,
+    overlap: Mapping[str, float] | None = None,
+    report_overlap: float = 0.0,
+) -> pd.DataFrame:
     """Table I, ours beside the report's, per column (``ours``: column → :func:`cell_scores`).
+
+    ``overlap`` (``{column: ρ}`` of our subsets, 0 where absent) and ``report_overlap`` (ρ of
+    the report's) correct Welch's test (:func:`facecluster.report.stats.subset_overlap`).
 
     Columns: ``column, method, parameter, value, n_ours, ours_mean, ours_2sd, n_report,
     report_mean, report_2sd, delta, p_welch, p_mannwhitney, flagged``; one row per published
@@ -103,7 +118,8 @@ def reproduced_table(ours: Mapping[str, pd.DataFrame], runs: pd.DataFrame) -> pd
         if mine is not None and not mine.empty:
             sel = mine[(mine["method"] == method) & (mine["value"] == value)]
             a = sel["ari"].to_numpy(float)
-        p_welch, p_mw = _two_sample(a, b)
+        rho = (dict(overlap or {}).get(column, 0.0), report_overlap)
+        p_welch, p_mw = _two_sample(a, b, rho)
         delta = float(a.mean() - b.mean()) if a.size else math.nan
         out.append(
             {
@@ -126,25 +142,51 @@ def reproduced_table(ours: Mapping[str, pd.DataFrame], runs: pd.DataFrame) -> pd
     return pd.DataFrame(out)
 
 
-def welch_difference(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95) -> dict:
-    """Mean of ``a`` minus mean of ``b`` with Welch's confidence interval (unpaired)."""
+def welch_difference(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    overlap: tuple[float, float] = (0.0, 0.0),
+) -> dict:
+    """Mean of ``a`` minus mean of ``b`` with Welch's confidence interval (unpaired).
+
+    ``overlap`` ``(ρ_a, ρ_b)``: the runs of each sample come from overlapping subsets, so the
+    variance of its mean is ``s² (1/n + ρ/(1−ρ))`` (Nadeau & Bengio's correction, as
+    :func:`facecluster.report.stats.paired_difference`) instead of ``s²/n``; the degrees of
+    freedom follow Welch–Satterthwaite on those variances.  ``p``: two-sided.
+    """
     a, b = np.asarray(a, float), np.asarray(b, float)
+    for rho in overlap:
+        if not 0 <= rho < 1:
+            raise ValueError(f"overlap must be in [0, 1), got {rho}")
     diff = float(a.mean() - b.mean())
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    (ra, rb) = overlap
+    va = a.var(ddof=1) * (1 / a.size + ra / (1 - ra))
+    vb = b.var(ddof=1) * (1 / b.size + rb / (1 - rb))
     se = math.sqrt(va + vb)
     if se <= 1e-15:
-        return {"mean_diff": diff, "ci_low": diff, "ci_high": diff}
+        return {"mean_diff": diff, "ci_low": diff, "ci_high": diff, "p": math.nan}
     df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
-    return {"mean_diff": diff, "ci_low": diff - half, "ci_high": diff + half}
+    p = float(2 * sps.t.sf(abs(diff) / se, df))
+    return {"mean_diff": diff, "ci_low": diff - half, "ci_high": diff + half, "p": p}
 
 
-def factor_effect(base: pd.DataFrame, other: pd.DataFrame, *, paired: bool) -> pd.DataFrame:
+def factor_effect(
+    base: pd.DataFrame,
+    other: pd.DataFrame,
+    *,
+    paired: bool,
+    overlap: tuple[float, float] = (0.0, 0.0),
+) -> pd.DataFrame:
     """Per Table I cell: ``other`` minus ``base`` mean ARI with its 95 % CI.
 
     ``paired``: both sweeps clustered the same subsets of the same rows, so the difference is
-    taken subset by subset on the subsets both ran (Student t on the differences); else
-    Welch's interval on all of each.  ``n_base`` / ``n_other``: the subsets used.
+    taken subset by subset on the subsets both ran (the corrected resampled t on the
+    differences); else Welch's interval on all of each.  ``overlap`` ``(ρ_base, ρ_other)``
+    (:func:`facecluster.report.stats.subset_overlap` of each sweep's sampling) corrects both
+    for the overlap of the subsets.  ``n_base`` / ``n_other``: the subsets used.
     """
     rows = []
     for (method, parameter, value), b in base.groupby(CELL, sort=False):
@@ -153,10 +195,12 @@ def factor_effect(base: pd.DataFrame, other: pd.DataFrame, *, paired: bool) -> p
             continue
         if paired:  # on the subsets both ran (a sweep with fewer ran the first ones)
             j = b.merge(o, on="subset", suffixes=("_b", "_o"))
-            d = paired_difference(j["ari_o"].to_numpy(), j["ari_b"].to_numpy())
+            d = paired_difference(j["ari_o"].to_numpy(), j["ari_b"].to_numpy(), overlap=overlap[0])
             base_mean, n_base, n_other = float(j["ari_b"].mean()), len(j), len(j)
         else:
-            d = welch_difference(o["ari"].to_numpy(), b["ari"].to_numpy())
+            d = welch_difference(
+                o["ari"].to_numpy(), b["ari"].to_numpy(), overlap=(overlap[1], overlap[0])
+            )
             base_mean, n_base, n_other = float(b["ari"].mean()), len(b), len(o)
         rows.append(
             {
@@ -201,8 +245,14 @@ def largest(frame: pd.DataFrame, column: str = "delta") -> pd.Series:
     return frame.loc[frame[column].abs().sort_values(ascending=False, kind="stable").index[0]]
 
 
-def claims(table: pd.DataFrame, ours: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The report's prose claims per column, answered on our runs and on the report's.
+def claims(
+    table: pd.DataFrame,
+    ours: Mapping[str, pd.DataFrame],
+    *,
+    overlap: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """The report's prose claims per column, answered on our runs and on the report's
+    (``overlap``: ``{column: ρ}`` of our subsets, for the paired intervals; 0 where absent).
 
     Rows: ``claim, column, source (ours | report), answer, holds``.  Claims:
     ``without-K-best`` — "DBSCAN and mean-shift are the best methods without knowing K" (their
@@ -278,7 +328,11 @@ def claims(table: pd.DataFrame, ours: Mapping[str, pd.DataFrame]) -> pd.DataFram
         if "agglomerative" not in k:
             continue
         for other in (m for m in K_BASED if m in k and m != "agglomerative"):
-            d = paired_difference(k["agglomerative"].to_numpy(), k[other].to_numpy())
+            d = paired_difference(
+                k["agglomerative"].to_numpy(),
+                k[other].to_numpy(),
+                overlap=dict(overlap or {}).get(column, 0.0),
+            )
             rows.append(
                 {
                     "claim": "ward-best-K",

@@ -21,18 +21,21 @@ Every section has an empty form (no results at all) that the notebook can displa
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
+from PIL import Image
 
 from facecluster.config import Params
 from facecluster.paths import ProjectPaths
-from facecluster.report import plots
+from facecluster.report import inline, plots
 from facecluster.report import stats as st
 from facecluster.report import table_one as t1
 from facecluster.report import tables as tb
@@ -135,7 +138,8 @@ class Headline:
     """The best grid point of each method: styled tables and the ``metrics.json`` content.
 
     ``tables`` holds one table per dataset (rows methods, columns model × score): with
-    three models and the column without labels, one wide table no longer fits a screen.
+    three models and the column without labels, one wide table no longer fits a screen;
+    ``best_settings`` likewise (rows methods, columns the dataset's models).
 
     ``note`` (markdown, shown under the tables) says which datasets are not ranked and why
     (low-resolution input, :data:`facecluster.report.inputs.LOW_RESOLUTION_PX`); empty when
@@ -144,7 +148,7 @@ class Headline:
 
     metrics: Mapping[str, Any]
     tables: tuple[Styler, ...] = ()
-    best_settings: Styler | None = None
+    best_settings: tuple[Styler, ...] = ()
     note: str = ""
     blind: Styler | None = None
     advice: str = ""
@@ -187,14 +191,21 @@ def headline_section(
     return Headline(
         metrics,
         tuple(tb.style_headline(t, best, low, caption=i == 0) for i, t in enumerate(parts)),
-        tb.mark_not_ranked(
-            tb.style_table(
-                tb.best_settings_display(best, datasets, models),
-                caption="Best grid point of each method (K=true: given the true number of "
-                "identities)",
-                wrap=True,
-            ),
-            low,
+        tuple(
+            tb.mark_not_ranked(
+                tb.style_table(
+                    part,
+                    caption="Best grid point of each method (K=true: given the true number "
+                    "of identities)"
+                    if i == 0
+                    else "",
+                    wrap=True,
+                ),
+                low,
+            )
+            for i, part in enumerate(
+                tb.split_by_dataset(tb.best_settings_display(best, datasets, models))
+            )
         ),
         low_resolution_note(low),
         blind_table,
@@ -268,6 +279,7 @@ def table_one_section(stats: pd.DataFrame, inputs: StudyInputs) -> TableOne:
                     mismatch, set(long.loc[long["published_mean"].notna(), "dataset"])
                 )
                 + "".join(f". {n}" for n in notes),
+                wrap=True,  # mean ± 2σ cells break before the ± (tables.mean_pm), never inside
             ),
             labels,
         )
@@ -275,6 +287,7 @@ def table_one_section(stats: pd.DataFrame, inputs: StudyInputs) -> TableOne:
             t1.scores_display(stats, model=model, datasets=datasets),
             caption=f"Pairwise F1, BCubed F1 and NMI, {model}: mean ± 2σ over the subsets "
             "(the Castiel report published ARI only)",
+            wrap=True,
         )
         styled[model] = _frozen({"ari": ari_table, "other": other})
         blocks[model] = (
@@ -401,7 +414,7 @@ def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
                 if png.is_file():
                     figs.append(
                         f'<figure style="display:inline-block;margin:4px">'
-                        f"{plots.img_tag(plots.jpeg(png, max_width=840), alt=f'{kind} {d} {m}', width=420)}"
+                        f"{_map_img(png, alt=f'{kind} {d} {m}')}"
                         f"<figcaption>{kind.upper()} · {html.escape(d)} × {html.escape(m)}"
                         "</figcaption></figure>"
                     )
@@ -411,6 +424,25 @@ def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
             f"{body}</details>"
         )
     return Maps(tb.verification_table(inputs.embed), "".join(blocks))
+
+
+#: Shown width of an embedding map (two side by side on a 1366 px screen) and the widest
+#: JPEG kept of it (sharp on a 2x display).
+MAP_WIDTH, MAP_MAX_PX = 560, 1120
+
+
+def _map_img(png: Path, *, alt: str) -> str:
+    """A map PNG as an inline JPEG, shown :data:`MAP_WIDTH` wide, with its legend size (the
+    PNG's ``legend_px``, rescaled to the JPEG)."""
+    with Image.open(png) as im:
+        width = im.width
+    data = inline.jpeg(png, max_width=MAP_MAX_PX)
+    px = inline.png_legend_px(png)
+    with Image.open(io.BytesIO(data)) as im:
+        scale = im.width / width
+    return inline.img_tag(
+        data, alt=alt, width=MAP_WIDTH, legend_px=None if px is None else px * scale
+    )
 
 
 #: Headers of the paired table (words, so that they wrap).

@@ -21,8 +21,10 @@ script).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import pandas as pd
 
@@ -31,7 +33,7 @@ from facecluster.config import Params
 from facecluster.paths import ProjectPaths
 from facecluster.report import plots
 from facecluster.report import tables as tb
-from facecluster.report.findings import findings
+from facecluster.report.findings import findings, section_leads
 from facecluster.report.gallery_section import Gallery, GallerySection, galleries_section
 from facecluster.report.inputs import StudyInputs, read_study
 from facecluster.report.notes import reproduction_notes
@@ -80,6 +82,9 @@ class StudyReport:
         Reproduction notes (markdown, :mod:`facecluster.report.notes`).
     findings : tuple of str
         The findings box (markdown sentences, :func:`facecluster.report.findings.findings`).
+    leads : mapping
+        ``{section anchor: sentence}``, the finding opening each section
+        (:func:`facecluster.report.findings.section_leads`).
     metrics_path : Path
         ``reports/metrics.json`` (written).
     plot_files : tuple of Path
@@ -101,6 +106,7 @@ class StudyReport:
     metrics_path: Path
     plot_files: tuple[Path, ...]
     findings: tuple[str, ...] = ()
+    leads: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def results(self) -> pd.DataFrame:
@@ -178,6 +184,22 @@ def build_study_report(
         verification=maps.verification,
         table_one_columns=inputs.table_one_columns,
     )
+    selection = (
+        statistics.selection.data.reset_index() if statistics.selection is not None else None
+    )
+    leads = section_leads(
+        best,
+        datasets=inputs.datasets,
+        stats=stats,
+        clusters=tb.clusters_runtime_table(stats, best),
+        table_one=table_one.ari,
+        verification=maps.verification,
+        galleries=gallery.galleries,
+        paired=paired,
+        held_out=selection,
+        mismatch=inputs.table_one_mismatch,
+        not_ranked=inputs.low_resolution,
+    )
     return StudyReport(
         inputs=inputs,
         stats=stats,
@@ -193,5 +215,6 @@ def build_study_report(
         notes=notes,
         metrics_path=metrics_path,
         findings=tuple(found),
+        leads=MappingProxyType(leads),
         plot_files=tuple(plot_files),
     )

@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from facecluster.cluster.registry import ALGORITHMS
-from facecluster.report.tables import METHOD_ORDER, SCORE_NAMES, load_reference, ordered
+from facecluster.report.tables import (
+    METHOD_ORDER,
+    SCORE_NAMES,
+    load_reference,
+    mean_pm,
+    ordered,
+)
 
 BEYOND_CSS = "background-color: #fde2cf"
 #: The checkpoint of the Castiel report's Keras FaceNet (nyoki-mtl's ``facenet_keras.h5`` was
@@ -193,10 +199,10 @@ def table_one_display(
     css = pd.DataFrame("", index=index, columns=cols)
     for rec in long.itertuples():
         row = (rec.method, rec.setting)
-        table.loc[row, (rec.dataset, "ours")] = f"{rec.mean:.3f} ± {rec.two_std:.3f}"
+        table.loc[row, (rec.dataset, "ours")] = mean_pm(rec.mean, rec.two_std)
         if with_ref and not np.isnan(rec.published_mean):
-            table.loc[row, (rec.dataset, "published")] = (
-                f"{rec.published_mean:.3f} ± {rec.published_2std:.3f}"
+            table.loc[row, (rec.dataset, "published")] = mean_pm(
+                rec.published_mean, rec.published_2std
             )
             table.loc[row, (rec.dataset, "Δ")] = (
                 f"{rec.diff:+.3f}" if rec.comparable else f"({rec.diff:+.3f})"
@@ -273,8 +279,8 @@ def scores_display(
     table = pd.DataFrame("", index=index, columns=cols)
     for rec in sub.itertuples():
         for s in scores:
-            table.loc[(rec.method, rec.setting), (rec.dataset, SCORE_NAMES[s])] = (
-                f"{getattr(rec, f'{s}_mean'):.3f} ± {getattr(rec, f'{s}_2std'):.3f}"
+            table.loc[(rec.method, rec.setting), (rec.dataset, SCORE_NAMES[s])] = mean_pm(
+                getattr(rec, f"{s}_mean"), getattr(rec, f"{s}_2std")
             )
     return table
 

@@ -170,6 +170,12 @@ def headline_metrics(
     return out
 
 
+def mean_pm(mean: float, spread: float) -> str:
+    """``0.410 ± 0.012``: a cell that may break before the ``±`` only (no-break space after it),
+    so a wide table of them can wrap (``style_table(wrap=True)``) without splitting a number."""
+    return f"{mean:.3f} ±\u00a0{spread:.3f}"
+
+
 def ordered(values: Iterable[str], order: Sequence[str]) -> list[str]:
     values = list(dict.fromkeys(values))
     return [v for v in order if v in values] + [v for v in values if v not in order]
@@ -261,7 +267,7 @@ def headline_display(
     for rec in best.itertuples():
         edge = f" {EDGE_MARK}" if getattr(rec, "edge", "") else ""
         table.loc[rec.method, (rec.dataset, rec.model, "ARI ± 2σ")] = (
-            f"{rec.ari_mean:.3f} ± {rec.ari_2std:.3f}{edge}"
+            f"{mean_pm(rec.ari_mean, rec.ari_2std)}{edge}"
         )
         table.loc[rec.method, (rec.dataset, rec.model, "BCubed F1")] = f"{rec.bcubed_f1_mean:.3f}"
         table.loc[rec.method, (rec.dataset, rec.model, CLUSTERS)] = (

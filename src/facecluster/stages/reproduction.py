@@ -22,6 +22,7 @@ from facecluster.artifacts import write_json
 from facecluster.config import Params
 from facecluster.paths import ProjectPaths
 from facecluster.report import reproduction as rep
+from facecluster.report.stats import subset_overlap
 from facecluster.report.tables import load_reference
 from facecluster.stages.subsets import read_subsets
 from facecluster.stages.table_one import read_table_one
@@ -79,6 +80,15 @@ def _sweep_rows(params: Params, paths: ProjectPaths) -> tuple[pd.DataFrame, dict
     return table, tables, cells, subsets
 
 
+def _overlap(params: Params, sweep: str) -> float:
+    """ρ of a Table I sweep's subsets (:func:`facecluster.report.stats.subset_overlap`)."""
+    return subset_overlap(params.sweep.fraction, params.table_one.sweeps[sweep].replace)
+
+
+#: How the Castiel report drew its 30 subsets (``np.random.choice(N, int(0.8 N))``).
+REPORT_OVERLAP = subset_overlap(0.8, replace=True)
+
+
 def deviation_effects(params: Params, cells: dict, subsets: dict) -> pd.DataFrame:
     """Every non-report sweep against the report setup of its column, cell by cell."""
     frames = []
@@ -92,7 +102,12 @@ def deviation_effects(params: Params, cells: dict, subsets: dict) -> pd.DataFram
             (d0, s0), (d1, s1) = subsets[base], subsets[name]
             n = min(len(s0), len(s1))  # a sweep with fewer subsets drew the first ones
             paired = d0 == d1 and s0.shape[1:] == s1.shape[1:] and np.array_equal(s0[:n], s1[:n])
-            eff = rep.factor_effect(cells[base], cells[name], paired=paired)
+            eff = rep.factor_effect(
+                cells[base],
+                cells[name],
+                paired=paired,
+                overlap=(_overlap(params, base), _overlap(params, name)),
+            )
             frames.append(
                 eff.assign(setup=setup, column=column, factor=rep.factor_label(factor, change))
             )
@@ -197,9 +212,15 @@ def run(params: Params, paths: ProjectPaths) -> Reproduction:
         for column, name in params.table_one.setups().get("report", {}).items()
         if name in cells
     }
-    table = rep.reproduced_table(report_cells, load_reference("castiel_table1_runs.csv"))
+    rho = {c: _overlap(params, n) for c, n in params.table_one.setups().get("report", {}).items()}
+    table = rep.reproduced_table(
+        report_cells,
+        load_reference("castiel_table1_runs.csv"),
+        overlap=rho,
+        report_overlap=REPORT_OVERLAP,
+    )
     effects = deviation_effects(params, cells, subsets)
-    claims = rep.claims(table, report_cells)
+    claims = rep.claims(table, report_cells, overlap=rho)
     conditions = _glasses_conditions(params, paths, tables, cells, subsets)
     missing = tuple(sweeps.loc[sweeps["status"] != "ok", "sweep"])
     extraction = _extraction(params, paths)
