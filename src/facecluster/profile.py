@@ -59,13 +59,17 @@ def _absolute_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
     return data
 
 
-def make_profile(root: str | Path, name: str, out: str | Path) -> Path:
+def make_profile(
+    root: str | Path, name: str, out: str | Path, *, cache: str | Path | None = None
+) -> Path:
     """Write the profile ``name`` of the project at ``root`` as a DVC project in ``out``.
 
     Returns ``out``.  ``out`` is created or refreshed (its data, reports and ``dvc.lock`` are
-    kept, so a second ``dvc repro`` there re-runs only what changed).
+    kept, so a second ``dvc repro`` there re-runs only what changed).  ``cache``: the DVC
+    cache it uses (default the study's, ``<root>/.dvc/cache``).
     """
     root, out = Path(root).resolve(), Path(out).resolve()
+    cache = Path(cache).resolve() if cache is not None else root / ".dvc" / "cache"
     if out == root:
         raise ConfigError(f"the profile folder {out} is the project itself")
     overrides = read_profile(root, name)
@@ -93,7 +97,7 @@ def make_profile(root: str | Path, name: str, out: str | Path) -> Path:
     dvc.mkdir(exist_ok=True)
     (dvc / "config").write_text(
         "[core]\n    no_scm = true\n    analytics = false\n    autostage = false\n"
-        f'[cache]\n    dir = {root / ".dvc" / "cache"}\n    type = "reflink,hardlink,copy"\n',
+        f'[cache]\n    dir = {cache}\n    type = "reflink,hardlink,copy"\n',
         encoding="utf-8",
     )
     (out / "data" / "raw").mkdir(parents=True, exist_ok=True)
