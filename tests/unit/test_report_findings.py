@@ -165,3 +165,7 @@ def test_every_section_opens_with_a_sentence_from_its_numbers():
     assert "maps" not in leads and "galleries" not in leads  # no data: no sentence
     assert fd.heading("curves", leads).endswith("**In short:** " + leads["curves"])
     assert fd.section_leads(pd.DataFrame(), datasets=[]) == {}
+    tie = _best([("lfw", "a", "kmeans", KM, [0.5, 0.5]), ("lfw", "b", "kmeans", KM, [0.5, 0.5])])
+    assert fd.section_leads(tie, datasets=["lfw"])["headline"] == (
+        "Best method by ARI — lfw: kmeans with a, kmeans with b (0.500 tied)."
+    )

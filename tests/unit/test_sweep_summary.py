@@ -154,3 +154,13 @@ def test_grid_edges_flag_an_end_of_the_grid_but_not_of_the_parameter():
         "rank_order": "k (smallest); threshold (smallest)",  # k >= 2: 20 is an edge
         "hdbscan": "",
     }
+    # at k = 50 every threshold <= 1/50 links exactly the pairs with D_m = 0: 0.02 is the end
+    # of what the threshold can change, not of the grid (LFW × facenet-20170512's best)
+    rows = [
+        row("rank_order", {"k": 50, "threshold": t}, a) for t, a in ((0.02, 0.9), (0.4, 0.5))
+    ] + [row("rank_order", {"k": 20, "threshold": t}, a) for t, a in ((0.02, 0.1), (0.4, 0.2))]
+    summary = grid_summary(pd.DataFrame(rows))
+    assert grid_edge_axes(summary, best_points(summary)) == [{"k": "largest"}]
+    rows = [row("rank_order", {"k": 20, "threshold": t}, a) for t, a in ((0.1, 0.9), (0.4, 0.5))]
+    summary = grid_summary(pd.DataFrame(rows))  # 0.1 > 1/20: a smaller threshold may differ
+    assert grid_edge_axes(summary, best_points(summary)) == [{"threshold": "smallest"}]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -247,11 +247,25 @@ class FinchKGrid(MethodGrid):
 
 @dataclass(frozen=True)
 class GridInfo:
-    """What the configuration needs of one method: its grid model, summary and K need."""
+    """What the configuration needs of one method: its grid model, summary and K need.
+
+    ``same_below`` (optional): ``params -> {axis: value}``, a value of an axis at or below
+    which every smaller value gives the same clustering (for those other parameters), so a
+    best setting there is at the end of what the axis can change, not only of the grid.
+    """
 
     grid: type[MethodGrid]
     summary: str
     needs_k: bool
+    same_below: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None
+
+
+def rank_order_same_below(params: Mapping[str, Any]) -> dict[str, float]:
+    """Rank-order thresholds at or below ``1/k`` all link the same pairs: those with
+    ``D_m = 0``.  ``D_m`` is a non-negative integer over a rank of at most ``k``
+    (:mod:`facecluster.cluster.rank_order`), so its smallest positive value is ``1/k``."""
+    k = params.get("k")
+    return {"threshold": 1.0 / k} if isinstance(k, int) and k > 0 else {}
 
 
 def domain_bounds(grid: type[MethodGrid]) -> dict[str, tuple[float | None, float | None]]:
@@ -295,7 +309,10 @@ GRIDS: dict[str, GridInfo] = {
     ),
     "meanshift": GridInfo(MeanShiftGrid, "mean-shift, flat kernel, every point a seed", False),
     "rank_order": GridInfo(
-        RankOrderGrid, "approximate rank-order clustering (Otto et al. 2018)", False
+        RankOrderGrid,
+        "approximate rank-order clustering (Otto et al. 2018)",
+        False,
+        rank_order_same_below,
     ),
     "chinese_whispers": GridInfo(
         ChineseWhispersGrid, "Chinese whispers on the distance-threshold graph", False

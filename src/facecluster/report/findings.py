@@ -279,10 +279,11 @@ def _lead_headline(
         if dataset in ceiling:
             continue
         part = best[best["dataset"] == dataset].assign(model_name=lambda d: d["model"])
-        top = winners(part.assign(model="*")).iloc[0]
-        parts.append(
-            f"{dataset}: {top['method']} with {top['model_name']} ({top['ari_mean']:.3f})"
-        )
+        tied = winners(part.assign(model="*"))  # every method × model at the top ARI
+        names = [f"{r.method} with {r.model_name}" for r in tied.itertuples()]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        tie = " tied" if len(names) > 1 else ""
+        parts.append(f"{dataset}: {shown} ({tied['ari_mean'].iloc[0]:.3f}{tie})")
     text = "Best method by ARI — " + ("; ".join(parts) if parts else "no dataset ranked")
     if ceiling:
         text += f"; at the ceiling, so not told apart: {', '.join(ceiling)}"

@@ -79,7 +79,7 @@ def map_figure(
     ax.set_yticks([])
     if len(top) <= 20:
         ax.legend(
-            fontsize=8, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False
+            fontsize=9, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False
         )
     return fig
 

@@ -217,7 +217,8 @@ def grid_edge_axes(summary: pd.DataFrame, best: pd.DataFrame) -> list[dict[str, 
     model, method) in ``summary`` (:func:`grid_summary`); a best value equal to the axis'
     smallest or largest is an edge: the optimum may lie outside the grid, unless the value is
     also the end of what the parameter can take (``min_samples=1``, ``k=2``:
-    :func:`facecluster.cluster.grids.domain_bounds`).  Returns one ``{axis: "smallest" |
+    :func:`facecluster.cluster.grids.domain_bounds`) or of what it can change (a rank-order
+    threshold ≤ 1/k: :attr:`facecluster.cluster.grids.GridInfo.same_below`).  Returns one ``{axis: "smallest" |
     "largest"}`` per row of ``best``, empty when the optimum is interior or the method has
     no axis.
     """
@@ -240,10 +241,13 @@ def grid_edge_axes(summary: pd.DataFrame, best: pd.DataFrame) -> list[dict[str, 
         info = GRIDS.get(str(rec.method))
         limits = domain_bounds(info.grid) if info is not None else {}
         chosen = json.loads(rec.params)
+        same = info.same_below(chosen) if info is not None and info.same_below else {}
         edges: dict[str, str] = {}
         for name, values in grid.items():
             low, high = limits.get(name, (None, None))
             value = chosen.get(name)
+            if name in same and value <= same[name] + 1e-12:
+                continue  # every smaller value gives the same clustering
             if value == values[0] and value != low:
                 edges[name] = "smallest"
             elif value == values[-1] and value != high:
