@@ -42,31 +42,59 @@ def run_record_path(metrics: str | Path) -> Path:
     return metrics.with_name(metrics.stem + RUN_RECORD_SUFFIX)
 
 
-def _is_result(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return all(_is_result(v) for v in value.values())
-    return value is None or isinstance(value, bool | int | float)
+def _split(record: Mapping[str, Any], *, top: bool = True) -> tuple[dict, dict]:
+    """``(results, rest)`` of a record, nested mappings split key by key: a number (or
+    None, a bool) is a result; text, lists, timings (:data:`RUN_KEYS`) are the rest.  An
+    empty mapping is a result (no failures: ``{}``)."""
+    results: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in record.items():
+        if top and key == SKIP_FIELD:
+            results[key] = value
+        elif key in RUN_KEYS:
+            rest[key] = value
+        elif isinstance(value, Mapping):
+            inner, other = _split(value, top=False)
+            if inner or not other:
+                results[key] = inner
+            if other:
+                rest[key] = other
+        elif value is None or isinstance(value, bool | int | float):
+            results[key] = value
+        else:
+            rest[key] = value
+    return results, rest
 
 
 def write_metrics(path: str | Path, record: Mapping[str, Any]) -> Path:
     """Write a stage's record as DVC metrics (results only) and a run record (the rest).
 
-    The metrics file keeps the numbers that are results (counts, scores, nested mappings of
-    them) and ``skip_reason``, so ``dvc metrics diff`` compares results and its hash is the
-    same on every machine that reproduces them.  Timings, the device, paths, sources and
-    other text go to the run record (:func:`run_record_path`), an output that is no metric.
+    The metrics file keeps the numbers that are results (counts, scores, and the numbers of
+    nested mappings: LFW verification's accuracy, not its per-fold lists) and
+    ``skip_reason``, so ``dvc metrics diff`` compares results and its hash is the same on
+    every machine that reproduces them.  Timings, the device, paths, sources, lists and other
+    text go to the run record (:func:`run_record_path`), an output that is no metric, under
+    the same keys.
     """
-    metrics = {
-        k: v for k, v in record.items() if k == SKIP_FIELD or (k not in RUN_KEYS and _is_result(v))
-    }
-    write_json(run_record_path(path), {k: v for k, v in record.items() if k not in metrics})
+    metrics, rest = _split(record)
+    write_json(run_record_path(path), rest)
     return write_json(path, metrics)
+
+
+def _merged(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def read_metrics_record(path: str | Path) -> dict[str, Any]:
     """The record :func:`write_metrics` split: the metrics and the run record, merged."""
     run = run_record_path(path)
-    return read_json(path) | (read_json(run) if run.is_file() else {})
+    return _merged(read_json(path), read_json(run) if run.is_file() else {})
 
 
 def read_json(path: str | Path) -> dict[str, Any]:
