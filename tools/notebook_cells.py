@@ -120,7 +120,9 @@ if info["skip_reason"] is None:
     (
         "code",
         """\
-if info["skip_reason"] is None:
+if info["skip_reason"] is None and not stage.draws_maps(params, dataset):
+    display(Markdown("No 2-D maps: only Table I's reproduction uses this dataset, and it shows none."))
+elif info["skip_reason"] is None:
     pick = projection.subsample(labels, params.embed.map_max_points, params.seed, dataset, model)
     display(Markdown(f"## 2-D maps ({len(pick)} faces; the 20 largest identities in colour)"))
     for method in stage.MAP_METHODS:

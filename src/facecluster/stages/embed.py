@@ -13,7 +13,7 @@ skipped the dataset, when every array is empty).
 Metrics ``data/embeddings/<dataset>-<model>.json`` (:func:`read_metrics`): counts,
 throughput, device, weights hash and, for LFW, the 10-fold verification accuracy on
 pairs.txt.  Maps ``data/embeddings/<dataset>-<model>-{umap,tsne}.png`` (:func:`map_path`),
-drawn by the notebook.  The study report reads these, never the executed notebook.
+drawn by the notebook for the study's datasets (:func:`draws_maps`).  The study report reads these, never the executed notebook.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def run(dataset: str, model: str, params: Params, paths: ProjectPaths) -> dict[s
         info: dict[str, Any] = {"dataset": dataset, "model": model, SKIP_FIELD: faces.skip_reason}
         from facecluster.report.projection import placeholder_png
 
-        for method in MAP_METHODS:
+        for method in MAP_METHODS if draws_maps(params, dataset) else ():
             placeholder_png(
                 map_path(paths, dataset, model, method),
                 f"{dataset}: skipped ({faces.skip_reason})",
@@ -184,6 +184,13 @@ def _verify_lfw(dataset: str, model: str, paths: ProjectPaths) -> dict[str, Any]
 # writers and readers
 # --------------------------------------------------------------------------------------------
 MAP_METHODS = ("umap", "tsne")
+
+
+def draws_maps(params: Params, dataset: str) -> bool:
+    """Whether the stage draws the 2-D maps of ``dataset``: for the study's datasets, which
+    the study report shows; not for those only Table I's reproduction uses (stage
+    ``table-one-embed``), which no report shows (UMAP's compilation alone is ~9 s a stage)."""
+    return dataset in params.study_datasets()
 
 
 def metrics_path(paths: ProjectPaths, dataset: str, model: str) -> Path:
