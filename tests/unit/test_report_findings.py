@@ -169,3 +169,18 @@ def test_every_section_opens_with_a_sentence_from_its_numbers():
     assert fd.section_leads(tie, datasets=["lfw"])["headline"] == (
         "Best method by ARI — lfw: kmeans with a, kmeans with b (0.500 tied)."
     )
+
+
+def test_the_maps_lead_names_the_best_verification():
+    best = _best([("lfw", "facenet", "kmeans", KM, [0.4, 0.4])])
+    verification = pd.DataFrame(
+        [
+            {"model": "facenet", "accuracy %": 98.53, "pairs scored": 6000, "pairs": 6000},
+            {"model": "lightcnn", "accuracy %": 99.57, "pairs scored": 396, "pairs": 6000},
+        ]
+    )
+    lead = fd.section_leads(best, datasets=["lfw"], verification=verification)["maps"]
+    assert lead.startswith(
+        "On LFW's verification pairs lightcnn separates same from different people best "
+        "(99.57% on 396 of 6000 pairs; 2 models scored); the maps"
+    )

@@ -252,8 +252,10 @@ def section_leads(
         top = verification.sort_values("accuracy %", ascending=False, kind="stable").iloc[0]
         leads["maps"] = (
             f"On LFW's verification pairs {top['model']} separates same from different "
-            f"people best ({top['accuracy %']:.2f}%{_pairs_part(top)}, of "
-            f"{len(verification)} model{'s' if len(verification) != 1 else ''}); the maps "
+            f"people best ({top['accuracy %']:.2f}%"
+            + _pairs_part(top).replace(" (", " ").replace(")", "")
+            + f"; {len(verification)} model{'s' if len(verification) != 1 else ''} scored); "
+            "the maps "
             "show how tightly each embedding groups the largest identities."
         )
     if text := _lead_galleries(galleries, ranked_best):
