@@ -94,10 +94,8 @@ def findings(
     """
     if best.empty:
         return []
-    low = dict(not_ranked or {})
+    low, ranked, ceiling = _ranking(best, datasets, not_ranked)
     out: list[str] = []
-    ranked = [d for d in ordered(best["dataset"], datasets) if d not in low]
-    ceiling = [d for d in ceiling_datasets(best, low) if d in ranked]
     for dataset in ranked:
         if dataset in ceiling:
             continue
@@ -138,18 +136,39 @@ def findings(
     return out
 
 
-def _pairs_part(row: pd.Series) -> str:
-    """`` (on 41 of 6000 pairs)`` when the verification scored only part of pairs.txt."""
+def _ranking(
+    best: pd.DataFrame, datasets: Sequence[str], not_ranked: Mapping[str, float] | None
+) -> tuple[dict[str, float], list[str], list[str]]:
+    """``(low resolution, ranked datasets in display order, ranked ones at the ceiling)``."""
+    low = dict(not_ranked or {})
+    ranked = [d for d in ordered(best["dataset"], datasets) if d not in low]
+    return low, ranked, [d for d in ceiling_datasets(best, low) if d in ranked]
+
+
+def _top_over_models(best: pd.DataFrame, dataset: str, score: str = "ari_mean") -> pd.DataFrame:
+    """The best method × model rows of ``dataset`` by ``score`` (every model competing;
+    ties all kept), the model in ``model_name``."""
+    part = best[best["dataset"] == dataset].assign(model_name=lambda d: d["model"])
+    return winners(part.assign(model="*"), score=score)
+
+
+def _pairs_scored(row: pd.Series) -> str:
+    """``on 41 of 6000 pairs`` when the verification scored only part of pairs.txt, else ""."""
     scored, total = row.get("pairs scored"), row.get("pairs")
     if scored is None or total is None or pd.isna(scored) or scored >= total:
         return ""
-    return f" (on {int(scored)} of {int(total)} pairs)"
+    return f"on {int(scored)} of {int(total)} pairs"
+
+
+def _pairs_part(row: pd.Series) -> str:
+    """`` (on 41 of 6000 pairs)`` when the verification scored only part of pairs.txt."""
+    scored = _pairs_scored(row)
+    return f" ({scored})" if scored else ""
 
 
 def _best_on(best: pd.DataFrame, dataset: str) -> str:
-    part = best[best["dataset"] == dataset].assign(model_name=lambda d: d["model"])
-    top = winners(part.assign(model="*")).iloc[0]  # best over every model
-    by_bcubed = winners(part.assign(model="*"), score="bcubed_f1_mean").iloc[0]
+    top = _top_over_models(best, dataset).iloc[0]
+    by_bcubed = _top_over_models(best, dataset, score="bcubed_f1_mean").iloc[0]
     text = (
         f"**On {dataset}**, {top['method']} with {top['model_name']} "
         f"({setting_label(top['method'], top['params'])}) clusters best: ARI "
@@ -176,13 +195,18 @@ def _blind_on(blind: pd.DataFrame, dataset: str) -> str:
     )
 
 
-def _paired(paired: pd.DataFrame, low: Mapping[str, float]) -> str:
+def _paired_counts(paired: pd.DataFrame, low: Mapping[str, float]) -> tuple[int, int]:
+    """``(comparisons whose verdict is "better", comparisons)``, low-resolution ones left out."""
     rows = paired[~paired["dataset"].isin(list(low))]
-    better = rows[rows["verdict"].str.contains(" better ")]
+    return int(rows["verdict"].str.contains(" better ").sum()), len(rows)
+
+
+def _paired(paired: pd.DataFrame, low: Mapping[str, float]) -> str:
+    better, rows = _paired_counts(paired, low)
     return (
         f"**Is the winner really better?** After correcting for the overlap of the subsets, "
         f"the best method beats the second by at least the practical threshold in "
-        f"{len(better)} of {len(rows)} dataset × model comparisons {_link('statistics')}."
+        f"{better} of {rows} dataset × model comparisons {_link('statistics')}."
     )
 
 
@@ -237,9 +261,7 @@ def section_leads(
     """
     if best.empty:
         return {}
-    low = dict(not_ranked or {})
-    ranked = [d for d in ordered(best["dataset"], datasets) if d not in low]
-    ceiling = [d for d in ceiling_datasets(best, low) if d in ranked]
+    low, ranked, ceiling = _ranking(best, datasets, not_ranked)
     ranked_best = best[best["dataset"].isin([d for d in ranked if d not in ceiling])]
     leads = {"headline": _lead_headline(best, ranked, ceiling, low)}
     if table_one:
@@ -253,10 +275,9 @@ def section_leads(
         leads["maps"] = (
             f"On LFW's verification pairs {top['model']} separates same from different "
             f"people best ({top['accuracy %']:.2f}%"
-            + _pairs_part(top).replace(" (", " ").replace(")", "")
+            + (f" {scored}" if (scored := _pairs_scored(top)) else "")
             + f"; {len(verification)} model{'s' if len(verification) != 1 else ''} scored); "
-            "the maps "
-            "show how tightly each embedding groups the largest identities."
+            "the maps show how tightly each embedding groups the largest identities."
         )
     if text := _lead_galleries(galleries, ranked_best):
         leads["galleries"] = text
@@ -280,8 +301,7 @@ def _lead_headline(
     for dataset in ranked:
         if dataset in ceiling:
             continue
-        part = best[best["dataset"] == dataset].assign(model_name=lambda d: d["model"])
-        tied = winners(part.assign(model="*"))  # every method × model at the top ARI
+        tied = _top_over_models(best, dataset)  # every method × model at the top ARI
         names = [f"{r.method} with {r.model_name}" for r in tied.itertuples()]
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         tie = " tied" if len(names) > 1 else ""
@@ -377,11 +397,10 @@ def _lead_statistics(
 ) -> str:
     parts = []
     if paired is not None and not paired.empty:
-        rows = paired[~paired["dataset"].isin(list(low))]
-        better = rows[rows["verdict"].str.contains(" better ")]
+        better, compared = _paired_counts(paired, low)
         parts.append(
             f"After correcting for the overlap of the subsets, the best method beats the "
-            f"second by at least {PRACTICAL_ARI:g} ARI in {len(better)} of {len(rows)} "
+            f"second by at least {PRACTICAL_ARI:g} ARI in {better} of {compared} "
             "dataset × model comparisons"
         )
     if held_out is not None and not held_out.empty:

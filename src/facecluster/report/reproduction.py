@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from facecluster.report.stats import paired_difference
+from facecluster.report.stats import paired_difference, resampled_variance_factor
 from facecluster.report.table_one import reference_key, reference_settings, reference_value
 from facecluster.sweep.summary import best_points
 
@@ -110,6 +110,7 @@ def reproduced_table(
     cell (our side NaN where a column was not run).
     """
     ref = reference_runs(runs)
+    ours_rho = dict(overlap or {})
     out = []
     for (column, method, parameter, value), theirs in ref.groupby(["column", *CELL], sort=False):
         b = theirs["ari"].to_numpy(float)
@@ -118,8 +119,7 @@ def reproduced_table(
         if mine is not None and not mine.empty:
             sel = mine[(mine["method"] == method) & (mine["value"] == value)]
             a = sel["ari"].to_numpy(float)
-        rho = (dict(overlap or {}).get(column, 0.0), report_overlap)
-        p_welch, p_mw = _two_sample(a, b, rho)
+        p_welch, p_mw = _two_sample(a, b, (ours_rho.get(column, 0.0), report_overlap))
         delta = float(a.mean() - b.mean()) if a.size else math.nan
         out.append(
             {
@@ -157,13 +157,9 @@ def welch_difference(
     freedom follow Welch–Satterthwaite on those variances.  ``p``: two-sided.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
-    for rho in overlap:
-        if not 0 <= rho < 1:
-            raise ValueError(f"overlap must be in [0, 1), got {rho}")
     diff = float(a.mean() - b.mean())
-    (ra, rb) = overlap
-    va = a.var(ddof=1) * (1 / a.size + ra / (1 - ra))
-    vb = b.var(ddof=1) * (1 / b.size + rb / (1 - rb))
+    va = a.var(ddof=1) * resampled_variance_factor(a.size, overlap[0])
+    vb = b.var(ddof=1) * resampled_variance_factor(b.size, overlap[1])
     se = math.sqrt(va + vb)
     if se <= 1e-15:
         return {"mean_diff": diff, "ci_low": diff, "ci_high": diff, "p": math.nan}

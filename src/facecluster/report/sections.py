@@ -434,14 +434,16 @@ MAP_WIDTH, MAP_MAX_PX = 560, 1120
 def _map_img(png: Path, *, alt: str) -> str:
     """A map PNG as an inline JPEG, shown :data:`MAP_WIDTH` wide, with its legend size (the
     PNG's ``legend_px``, rescaled to the JPEG)."""
-    with Image.open(png) as im:
+    raw = png.read_bytes()
+    with Image.open(io.BytesIO(raw)) as im:
         width = im.width
-    data = inline.jpeg(png, max_width=MAP_MAX_PX)
-    px = inline.png_legend_px(png)
-    with Image.open(io.BytesIO(data)) as im:
-        scale = im.width / width
+    px = inline.png_legend_px(raw)
+    scale = min(1.0, MAP_MAX_PX / width)  # inline.jpeg downsamples to MAP_MAX_PX, never up
     return inline.img_tag(
-        data, alt=alt, width=MAP_WIDTH, legend_px=None if px is None else px * scale
+        inline.jpeg(raw, max_width=MAP_MAX_PX),
+        alt=alt,
+        width=MAP_WIDTH,
+        legend_px=None if px is None else px * scale,
     )
 
 

@@ -49,6 +49,15 @@ def subset_overlap(fraction: float, replace: bool) -> float:
     return float(-math.expm1(-fraction)) if replace else float(fraction)
 
 
+def resampled_variance_factor(n: int, overlap: float) -> float:
+    """Nadeau & Bengio's factor on a variance for the mean of ``n`` runs on overlapping
+    subsets: ``1/n + ρ/(1−ρ)`` (``1/n`` for independent runs, ρ = 0); ``ValueError`` unless
+    ρ is in ``[0, 1)``."""
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    return 1 / n + overlap / (1 - overlap)
+
+
 def paired_difference(
     a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95, overlap: float = 0.0
 ) -> dict:
@@ -75,8 +84,7 @@ def paired_difference(
         that are undefined (fewer than 2 subsets; t when all differences are equal, Wilcoxon
         when all are zero) are NaN.
     """
-    if not 0 <= overlap < 1:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    resampled_variance_factor(1, overlap)  # refuses a ρ outside [0, 1) before any work
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
@@ -99,7 +107,7 @@ def paired_difference(
     sd = float(d.std(ddof=1))
     if sd <= 1e-12:  # constant differences (up to rounding): no spread, no t statistic
         sd = 0.0
-    se = sd * math.sqrt(1 / n + overlap / (1 - overlap))
+    se = sd * math.sqrt(resampled_variance_factor(n, overlap))
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * se
     out["ci_low"], out["ci_high"] = out["mean_diff"] - half, out["mean_diff"] + half
     if sd > 0:

@@ -187,11 +187,12 @@ def build_study_report(
     selection = (
         statistics.selection.data.reset_index() if statistics.selection is not None else None
     )
+    clusters = clusters_section(stats, best, inputs)
     leads = section_leads(
         best,
         datasets=inputs.datasets,
         stats=stats,
-        clusters=tb.clusters_runtime_table(stats, best),
+        clusters=clusters.table.data.reset_index() if clusters.table is not None else None,
         table_one=table_one.ari,
         verification=maps.verification,
         galleries=gallery.galleries,
@@ -208,7 +209,7 @@ def build_study_report(
         headline=headline,
         table_one=table_one,
         curves=curves,
-        clusters_runtime=clusters_section(stats, best, inputs),
+        clusters_runtime=clusters,
         maps=maps,
         galleries=gallery,
         statistics=statistics,
