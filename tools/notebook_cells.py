@@ -315,6 +315,28 @@ if report.statistics.selection is not None:
     (
         "code",
         """\
+display(Markdown(heading("otto", report.leads)))
+if not report.otto.results:
+    display(Markdown(
+        f"The otto stage has not run for {', '.join(report.otto.missing)} (`dvc repro otto`)."
+        if report.otto.dataset else "No protocol: `otto.dataset` is null in params.yaml."))
+else:
+    display(Markdown(report.otto.facts))
+    display(report.otto.published)
+    display(Markdown("Every method at its best setting (pairwise F1: mean over the orders, their range in brackets):"))
+    display(report.otto.best)
+    for title, figure in report.otto.figures:
+        display(HTML(figure_html(figure, alt=title)))
+    display(HTML(figure_html(report.otto.k_figure, alt="best F1 and neighbour lists against k")))
+    for text in (report.otto.explanation, report.otto.orders):
+        if text:
+            display(Markdown(text))
+    display(Markdown("`dvc metrics show reports/otto` prints the best setting per model and reading."))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown(heading("notes", report.leads)))
 display(Markdown(report.notes))
 if report.table_one.beyond_table is not None:

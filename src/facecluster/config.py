@@ -98,6 +98,11 @@ class LfwDataset(_DatasetBase):
         default=True,
         description="also extract faces of images named by pairs.txt (verification protocol)",
     )
+    all_images: bool = Field(
+        default=False,
+        description="also extract faces of every other image of the variant (all 13,233: "
+        "the Otto protocol's lfw-all set; the clustering set stays the >= min_images filter)",
+    )
 
 
 class MuctDataset(_DatasetBase):
@@ -418,6 +423,65 @@ class TableOneSettings(Strict):
         return out
 
 
+#: Readings of approximate rank-order the Otto protocol runs (``mutual`` of the estimator).
+OttoVariant = Literal["literal", "mutual"]
+
+
+def _otto_grid(method: str, **defaults: Any) -> Any:
+    from facecluster.cluster.grids import GRIDS
+
+    grid = GRIDS[method].grid
+    return Field(default_factory=lambda: grid(**defaults), description=GRIDS[method].summary)
+
+
+def _otto_grid_type(method: str) -> Any:
+    from facecluster.cluster.grids import GRIDS
+
+    return GRIDS[method].grid | None
+
+
+class OttoSettings(Strict):
+    """Otto et al.'s protocol: one clustering of *all* faces of a dataset (LFW with
+    ``all_images``: the 13,233 of lfw-all), no subsets, repeated over shuffled input orders;
+    pairwise precision / recall / F1 and run time (neighbour search and clustering apart).
+
+    ``rank_order`` is the grid of both readings; the methods without K below are run over
+    their grid on the first order and reported at their best setting (null: left out).
+    """
+
+    dataset: str | None = Field(
+        default=None,
+        description="a study dataset: its clustering set plus every extra face (LFW with "
+        "all_images: lfw-all); null: no protocol",
+    )
+    runs: int = Field(default=5, ge=1, description="shuffled input orders (the reproduction: 5)")
+    variants: list[OttoVariant] = Field(
+        default_factory=lambda: ["literal", "mutual"], min_length=1
+    )
+    timing_k: int = Field(
+        default=200, ge=2, description="also time rank-order at this k (its best threshold)"
+    )
+    rank_order: _otto_grid_type("rank_order") = _otto_grid("rank_order")  # type: ignore[valid-type]
+    dbscan: _otto_grid_type("dbscan") = _otto_grid("dbscan")  # type: ignore[valid-type]
+    meanshift: _otto_grid_type("meanshift") = _otto_grid("meanshift")  # type: ignore[valid-type]
+    chinese_whispers: _otto_grid_type("chinese_whispers") = _otto_grid(  # type: ignore[valid-type]
+        "chinese_whispers"
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"variants must be distinct, got {v}")
+        return v
+
+    def other_grids(self) -> dict[str, Any]:
+        """``{method: grid}`` of the methods without K besides rank-order that run."""
+        return {
+            m: g for m in ("dbscan", "meanshift", "chinese_whispers") if (g := getattr(self, m))
+        }
+
+
 class Params(Strict):
     seed: int = Field(ge=0)
     study: StudySettings
@@ -429,6 +493,7 @@ class Params(Strict):
     sweep: SweepSettings = SweepSettings()
     report: ReportSettings = ReportSettings()
     table_one: TableOneSettings = TableOneSettings()
+    otto: OttoSettings = OttoSettings()
     execution: ExecutionSettings = ExecutionSettings()
 
     @model_validator(mode="after")
@@ -461,6 +526,13 @@ class Params(Strict):
             if name in self.study.datasets:
                 raise ValueError(f"{name!r} is in both study.datasets and study.features")
         self._check_table_one()
+        if self.otto.dataset is not None and self.otto.dataset not in self.study.datasets:
+            raise ValueError(
+                f"otto.dataset names {self.otto.dataset!r}, which is not in study.datasets "
+                f"({self.study.datasets}): the protocol clusters a study dataset's faces"
+            )
+        if self.otto.rank_order is None:
+            raise ValueError("otto.rank_order: the protocol's own method cannot be null")
         return self
 
     def _check_table_one(self) -> None:
@@ -529,7 +601,13 @@ class Params(Strict):
             )
         if base.dataset != mine.dataset:
             a, b = self.datasets[base.dataset], self.datasets[mine.dataset]
-            how = {"detector", "face_select", "pairs_faces", "table_one"}  # not the images
+            how = {
+                "detector",
+                "face_select",
+                "pairs_faces",
+                "all_images",
+                "table_one",
+            }  # not the images
             same_source = a.model_dump(exclude=how) == b.model_dump(exclude=how)
             if same_source and a.kind != "embeddings":
                 out["detector"] = (a.detector, b.detector)

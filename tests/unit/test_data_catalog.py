@@ -111,6 +111,24 @@ def test_lfw_without_pairs_and_with_max_images(paths: ProjectPaths, lfw_mirror: 
     assert small.extra["pairs_complete"] is False
 
 
+def test_lfw_all_images_lists_every_image_outside_the_clustering_set(
+    paths: ProjectPaths, lfw_mirror: Path
+) -> None:
+    listing = collect_dataset("lfw", LfwDataset(kind="lfw", all_images=True), paths)
+    assert Counter(r.identity for r in listing.records) == PEOPLE  # lfw-all: everyone
+    assert Counter(r.identity for r in listing.study_records) == {"Ann_Bee": 3, "Gus_Hal": 4}
+    # the clustering set is the >= 3 filter of it; pairs.txt's images are all listed already
+    assert listing.extra["n_other_images"] == 3 and listing.extra["all_complete"] is True
+    assert listing.extra["n_pairs_only"] == 0
+    assert listing.extra["pairs_complete"] is False  # Zed_Zoo is named but missing
+    assert [r.relpath for r in listing.records] == sorted(r.relpath for r in listing.records)
+    capped = collect_dataset("lfw", LfwDataset(kind="lfw", all_images=True, max_images=2), paths)
+    others = [r.relpath for r in capped.records if not r.in_study]
+    assert capped.extra["all_complete"] is False and len(capped.study_records) == 2
+    # pairs' images the cap left out are added back (capped again), never twice
+    assert len(others) == len(set(others)) and {"Cid_Dee/Cid_Dee_0001.jpg"} <= set(others)
+
+
 def test_muct_from_path(paths: ProjectPaths) -> None:
     folder = paths.root / "muct-crops"
     for name in ["i001qa-mn.jpg", "i000qa-fn.jpg", "notes.txt"]:
@@ -137,6 +155,17 @@ def test_real_mirror_catalog(mirror: Path, paths: ProjectPaths) -> None:
     pairs_only = [r for r in listing.records if not r.in_study]
     assert len(pairs_only) == 4094 and listing.skipped == []
     assert listing.extra["pairs_complete"] is True
+    # lfw-all (Otto et al.'s set): 13,233 images of 5,749 people, 4,069 with one image; the
+    # clustering set is the >= 3 filter of it
+    full = collect_dataset("lfw", LfwDataset(kind="lfw", all_images=True), paths)
+    sizes = Counter(r.identity for r in full.records)
+    assert (len(full.records), len(sizes)) == (13233, 5749)
+    assert sum(n == 1 for n in sizes.values()) == 4069
+    assert (
+        [r.relpath for r in full.study_records]
+        == [r.relpath for r in full.records if sizes[r.identity] >= 3]
+        == [r.relpath for r in listing.study_records]
+    )
     yale = collect_dataset(
         "personal", PersonalDataset(kind="personal", path=str(mirror / "yale")), paths
     )

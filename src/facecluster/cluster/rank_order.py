@@ -85,6 +85,7 @@ __all__ = [
     "ApproximateRankOrder",
     "rank_order_distances",
     "rank_order_distances_slow",
+    "rank_order_from_lists",
     "rank_order_grid",
     "top_k_lists",
 ]
@@ -295,7 +296,22 @@ def rank_order_grid(
         return {(k, t): np.zeros(1, dtype=np.intp) for k in ks for t in thresholds}
     if max(ks) >= len(X):
         logger.info("rank-order: k >= n_samples (%d); lists hold all other points", len(X))
-    lists = top_k_lists(X, max(ks))
+    return rank_order_from_lists(top_k_lists(X, max(ks)), ks, thresholds, mutual=mutual)
+
+
+def rank_order_from_lists(
+    lists: np.ndarray, ks: Sequence[int], thresholds: Sequence[float], *, mutual: bool = False
+) -> dict[tuple[int, float], np.ndarray]:
+    """:func:`rank_order_grid` after the search: labels for every ``(k, threshold)`` from
+    neighbour lists of :func:`top_k_lists` at least ``max(ks)`` long (clamped to them).
+
+    The clustering half of the algorithm on its own, so that a protocol can time the
+    neighbour search and the clustering apart (``lists`` is not validated beyond its shape:
+    pass what :func:`top_k_lists` returned).
+    """
+    lists = np.ascontiguousarray(lists, dtype=np.int64)
+    if lists.ndim != 2 or lists.shape[1] < 2:
+        raise ValueError(f"lists must have shape (n, k + 1) with k >= 1, got {lists.shape}")
     out = {}
     for k in ks:
         dist = rank_order_distances(lists, k, mutual=mutual)

@@ -85,11 +85,18 @@ def _collect_lfw(name: str, spec: LfwDataset, paths: ProjectPaths) -> DatasetLis
         "n_identities_filtered": len({r.identity for r in kept}),
     }
     records = list(study)
+    listed = {r.relpath for r in study}
+    if spec.all_images:  # lfw-all: every other image too, outside the clustering set
+        others = [replace(r, in_study=False) for r in everything if r.relpath not in listed]
+        kept_others = others if spec.max_images is None else others[: spec.max_images]
+        records += kept_others
+        listed.update(r.relpath for r in kept_others)
+        extra.update(n_other_images=len(kept_others), all_complete=len(kept_others) == len(others))
     if spec.pairs_faces:
         pairs = read_pairs(source.pairs_txt)
         by_rel = {r.relpath: r for r in everything}
-        in_study = {r.relpath for r in study}
-        needed = [rel for rel in pair_image_relpaths(pairs) if rel not in in_study]
+        named = pair_image_relpaths(pairs)
+        needed = [rel for rel in named if rel not in listed]
         present = [rel for rel in needed if rel in by_rel]
         missing = [rel for rel in needed if rel not in by_rel]
         for rel in missing:
@@ -106,11 +113,12 @@ def _collect_lfw(name: str, spec: LfwDataset, paths: ProjectPaths) -> DatasetLis
         if not complete:
             pairs_only = pairs_only[: spec.max_images]
         records += pairs_only
+        n_named_listed = sum(rel in listed for rel in named) + len(pairs_only)
         extra.update(
             n_pairs=len(pairs),
             n_pairs_only=len(pairs_only),
             n_pairs_missing=len(missing),
-            pairs_complete=complete and not missing,
+            pairs_complete=complete and not missing and n_named_listed == len(named),
         )
     records.sort(key=lambda r: r.relpath)
     skipped.sort(key=lambda s: s.relpath)

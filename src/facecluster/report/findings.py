@@ -33,7 +33,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("maps", "5. Embedding maps"),
     ("galleries", "6. Error galleries: largest false merges and false splits"),
     ("statistics", "7. Statistics"),
-    ("notes", "8. Reproduction notes"),
+    ("otto", "8. Otto et al.'s protocol: all of LFW, pairwise F1 and run time"),
+    ("notes", "9. Reproduction notes"),
 )
 _TITLES = dict(SECTIONS)
 
@@ -70,6 +71,7 @@ def findings(
     beyond: pd.DataFrame | None = None,
     verification: pd.DataFrame | None = None,
     table_one_columns: Mapping[str, str | None] | None = None,
+    otto: str | None = None,
 ) -> list[str]:
     """The report's findings, one markdown sentence each, strongest evidence first.
 
@@ -91,6 +93,8 @@ def findings(
         :func:`facecluster.report.tables.verification_table`.
     table_one_columns : mapping, optional
         ``{dataset: Table I column}``, for the count of compared datasets.
+    otto : str, optional
+        The lead sentence of the Otto-protocol section (its own link appended).
     """
     if best.empty:
         return []
@@ -133,6 +137,8 @@ def findings(
             for _, r in verification.iterrows()
         )
         out.append(f"**LFW verification** (10 folds of pairs.txt): {acc} {_link('maps')}.")
+    if otto:  # the otto section's lead (:func:`facecluster.report.otto.otto_section`)
+        out.append(f"**Otto et al.'s protocol**: {otto[0].lower()}{otto[1:-1]} {_link('otto')}.")
     return out
 
 

@@ -37,6 +37,7 @@ from facecluster.report.findings import findings, section_leads
 from facecluster.report.gallery_section import Gallery, GallerySection, galleries_section
 from facecluster.report.inputs import StudyInputs, read_study
 from facecluster.report.notes import reproduction_notes
+from facecluster.report.otto import OttoSection, otto_section
 from facecluster.report.sections import (
     ClustersRuntime,
     CurvesSection,
@@ -75,9 +76,9 @@ class StudyReport:
     stats, best : DataFrame
         :func:`facecluster.report.tables.grid_stats` and
         :func:`~facecluster.report.tables.best_configs` of the results.
-    overview, headline, table_one, curves, clusters_runtime, maps, galleries, statistics
+    overview, headline, table_one, curves, clusters_runtime, maps, galleries, statistics, otto
         The sections (:mod:`facecluster.report.sections`,
-        :mod:`facecluster.report.gallery_section`).
+        :mod:`facecluster.report.gallery_section`, :mod:`facecluster.report.otto`).
     notes : str
         Reproduction notes (markdown, :mod:`facecluster.report.notes`).
     findings : tuple of str
@@ -107,6 +108,7 @@ class StudyReport:
     plot_files: tuple[Path, ...]
     findings: tuple[str, ...] = ()
     leads: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    otto: OttoSection = field(default_factory=OttoSection)
 
     @property
     def results(self) -> pd.DataFrame:
@@ -174,6 +176,11 @@ def build_study_report(
     overlap = subset_overlap(params.sweep.fraction, params.sweep.replace)
     statistics = statistics_section(inputs.results, stats, best, curves, inputs, overlap)
     paired = statistics.paired.data.reset_index() if statistics.paired is not None else None
+    otto = (
+        otto_section(params.otto.dataset, params.study.models, paths, params.otto.timing_k)
+        if params.otto.dataset is not None
+        else OttoSection()
+    )
     found = findings(
         best,
         datasets=inputs.datasets,
@@ -183,6 +190,7 @@ def build_study_report(
         beyond=table_one.beyond,
         verification=maps.verification,
         table_one_columns=inputs.table_one_columns,
+        otto=otto.lead,
     )
     selection = (
         statistics.selection.data.reset_index() if statistics.selection is not None else None
@@ -201,6 +209,8 @@ def build_study_report(
         mismatch=inputs.table_one_mismatch,
         not_ranked=inputs.low_resolution,
     )
+    if otto.lead:
+        leads = {**leads, "otto": otto.lead}
     return StudyReport(
         inputs=inputs,
         stats=stats,
@@ -218,4 +228,5 @@ def build_study_report(
         findings=tuple(found),
         leads=MappingProxyType(leads),
         plot_files=tuple(plot_files),
+        otto=otto,
     )

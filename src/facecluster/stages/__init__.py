@@ -14,6 +14,8 @@ sweep     :mod:`facecluster.stages.sweep`         ``data/results/<d>-<m>.parquet
 table_one :mod:`facecluster.stages.table_one`     ``data/table_one/<setup>-<column>.parquet``
                                                   (a Table I sweep: the report's setup, or one
                                                   factor of it changed)
+otto      :mod:`facecluster.stages.otto`          ``data/otto/<m>/`` (Otto et al.'s protocol on
+                                                  every face of one dataset: lfw-all)
 reproduc… :mod:`facecluster.stages.reproduction`  ``reports/reproduction/metrics.json``
 report    :mod:`facecluster.stages.report`        ``reports/metrics.json``, ``reports/plots/``
 ========  =====================================  ==============================================
@@ -29,6 +31,6 @@ lists exactly that closure; ``tests/unit/test_dvc_deps.py`` keeps them equal).
 
 #: The stages, in pipeline order.
 STAGES = (
-    "faces", "weights", "embed", "features", "subsets", "sweep", "table_one", "reproduction",
-    "report",
+    "faces", "weights", "embed", "features", "subsets", "sweep", "table_one", "otto",
+    "reproduction", "report",
 )  # fmt: skip
