@@ -11,7 +11,9 @@ would, each file through the writer of the stage that owns it:
   :func:`~facecluster.stages.embed.metrics_path` / :func:`~facecluster.stages.embed.map_path`;
 * subsets: the stage itself, :func:`facecluster.stages.subsets.run`;
 * sweep: the stage itself, :func:`facecluster.stages.sweep.run` (the real protocol on the
-  generated embeddings and the stage's subsets).
+  generated embeddings and the stage's subsets);
+* otto: the stage itself, :func:`facecluster.stages.otto.run` (small grids,
+  :data:`OTTO_GRIDS`), on ``lfw`` when it has faces, else on the first dataset that has.
 
 A dataset listed in ``skipped`` gets the faces stage's skipped summary, and then the skipped
 forms of the later stages from the stages themselves (``stages.embed.run`` and
@@ -57,6 +59,7 @@ from facecluster.paths import ProjectPaths
 from facecluster.report.projection import save_map
 from facecluster.stages import embed as embed_stage
 from facecluster.stages import faces as faces_stage
+from facecluster.stages import otto as otto_stage
 from facecluster.stages import subsets as subsets_stage
 from facecluster.stages import sweep as sweep_stage
 from facecluster.sweep.engine import finalise
@@ -80,6 +83,16 @@ _DIMS = {"facenet": 16, "lightcnn": 12}
 #: Short side of the synthetic face boxes (source pixels), and of the low-resolution ones.
 FACE_PX = 112
 LOW_RES_FACE_PX = 24
+#: Otto-protocol grids of the fixture (on ``lfw`` when it has faces, else the first dataset
+#: that has).
+OTTO_GRIDS: dict[str, Any] = {
+    "runs": 2,
+    "timing_k": 5,
+    "rank_order": {"k": [3, 5], "threshold": [0.4, 1.0]},
+    "dbscan": {"eps": [0.5]},
+    "meanshift": {"bandwidth": [0.7]},
+    "chinese_whispers": {"threshold": [0.7]},
+}
 #: The Table I column of a feature dataset of the fixture (``table_one:``).
 FEATURE_TABLE_ONE = "muct"
 
@@ -118,6 +131,7 @@ def _params_dict(
     n_subsets: int,
     seed: int,
     features: Mapping[str, str] | None = None,
+    otto: str | None = None,
 ) -> dict:
     kinds = {"lfw": {"kind": "lfw"}, "muct": {"kind": "muct", "detector": "none"}}
     specs = {d: kinds.get(d, {"kind": "personal", "path": "data/raw/yale"}) for d in datasets}
@@ -146,6 +160,7 @@ def _params_dict(
             "methods": dict(methods),
         },
         "report": {"gallery_rows": 3, "gallery_faces": 6},
+        "otto": {"dataset": otto, **OTTO_GRIDS} if otto else {"dataset": None},
         "execution": {"executor": "serial", "n_jobs": 1, "progress": False, "device": "cpu"},
     }
 
@@ -199,7 +214,11 @@ def make_study_project(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "dvc.yaml").write_text("stages: {}\n", encoding="utf-8")
-    pdict = _params_dict(datasets, models, methods or DEFAULT_METHODS, n_subsets, seed, features)
+    with_faces = [d for d in datasets if d not in skipped]
+    otto = "lfw" if "lfw" in with_faces else next(iter(with_faces), None)
+    pdict = _params_dict(
+        datasets, models, methods or DEFAULT_METHODS, n_subsets, seed, features, otto
+    )
     (root / "params.yaml").write_text(yaml.safe_dump(pdict, sort_keys=False), encoding="utf-8")
     params = load_params(root / "params.yaml")
     paths = ProjectPaths.from_root(root)
@@ -217,6 +236,8 @@ def make_study_project(
                         paths.report_dir(stage) / f"{dataset}-{model}.html",
                         f"{stage} {dataset}-{model}",
                     )
+    for model in models if otto else ():
+        otto_stage.run(model, params, paths)
     for dataset, model in (features or {}).items():
         _feature_dataset(paths, params, dataset, model, n_identities, per_identity)
         if stage_pages:  # the sweep notebook's page only: no faces or embed stage

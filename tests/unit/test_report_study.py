@@ -122,6 +122,11 @@ def test_report_sections(project):
     assert "**without** replacement" in notes and "**yale**" in notes
     assert "`lfw`: ours skipped" in notes and "casia-webface" in notes
     assert "`personal`: ours 20 faces of 4 identities" in notes  # data/faces/<d>/summary.json
+    # Otto's protocol on the one dataset with faces: published rows, then ours
+    otto = report.otto
+    assert otto.dataset == "personal" and list(otto.results) == ["facenet"]
+    assert otto.published is not None and "0.87" in otto.published.to_html()
+    assert report.leads["otto"] == otto.lead and "Otto et al.'s protocol" in report.findings[-1]
 
 
 def test_report_without_any_results(tmp_path):
