@@ -196,9 +196,11 @@ def test_index_html_is_offline_and_linked(site):
         "5. Embedding maps",
         "6. Error galleries",
         "7. Statistics",
-        "8. Reproduction notes",
+        "8. Otto et al.",
+        "9. Reproduction notes",
     ):
         assert heading in html
+    assert "Baydur &amp; Erdoğan" in html and "rank_order (mutual)" in html  # section 8
     assert 'class="study-table headline"' in html
     assert "Dataset <code>lfw</code>" in html and "was skipped" in html
     assert html.count("<details") >= 2 * 7  # galleries of 7 methods on 2 datasets × 2 models

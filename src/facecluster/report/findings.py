@@ -33,7 +33,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("maps", "5. Embedding maps"),
     ("galleries", "6. Error galleries: largest false merges and false splits"),
     ("statistics", "7. Statistics"),
-    ("otto", "8. Otto et al.'s protocol: all of LFW, pairwise F1 and run time"),
+    ("otto", "8. Otto et al.'s protocol: every face at once, pairwise F1 and run time"),
     ("notes", "9. Reproduction notes"),
 )
 _TITLES = dict(SECTIONS)

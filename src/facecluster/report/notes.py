@@ -312,5 +312,6 @@ def _rank_order_note(best: pd.DataFrame, status: pd.DataFrame) -> str:
     return (
         f"- Ours (setting with the best mean ARI): {ours}.\n- Published: {theirs}.\n- "
         "Theirs cluster all of LFW (most people there have a single image); ours cluster "
-        "80% subsets of the people with at least 3 images, a smaller and easier problem."
+        "80% subsets of the people with at least 3 images, a smaller and easier problem "
+        "([§8](#otto) runs their protocol: every face at once)."
     )

@@ -101,10 +101,10 @@ def run(model: str, params: Params, paths: ProjectPaths) -> dict[str, Any]:
     X, labels, _ = all_faces(paths, dataset, model)
     log.info("otto %s-%s: %d faces of %d identities", dataset, model, len(X), len(set(labels)))
     result = run_protocol(X, labels, settings, params.seed)
-    result.facts.update(dataset=dataset, model=model)
+    result.facts.update(dataset=dataset, model=model, **_machine())
     write_result(paths, model, result)
     record = metrics_record(result)
-    record["device"] = {**_machine(), "threads": result.facts["threads"]}
+    record["device"] = {k: result.facts[k] for k in ("cpu", "cores", "threads")}
     write_metrics(metrics_path(paths, model), record)
     return record
 
@@ -112,7 +112,7 @@ def run(model: str, params: Params, paths: ProjectPaths) -> dict[str, Any]:
 def metrics_record(result: OttoResult) -> dict[str, Any]:
     """The metrics: sizes, then ``rank_order_<variant>`` (best), ``rank_order_<variant>_k<k>``
     (the timed ``k``) and ``<method>`` of each other method: setting, scores, ``seconds``."""
-    facts = {k: v for k, v in result.facts.items() if k != "threads"}
+    facts = {k: v for k, v in result.facts.items() if k not in ("threads", "cpu", "cores")}
     record: dict[str, Any] = dict(facts)
     best = best_points(result.grid)
     timing = result.timing
