@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # Tests and stages find the offline mirror through this variable (see README).
 PYTEST_ARGS ?=
 
-.PHONY: venv repro repro-quick test test-fast lint format deps clean-venv
+.PHONY: venv repro repro-quick check test test-fast lint format deps clean-venv
 
 venv: $(STAMP)
 
@@ -30,6 +30,12 @@ QUICK_DIR ?= quick
 repro-quick: $(STAMP)
 	$(BIN)/python -m facecluster profile quick --out $(QUICK_DIR)
 	cd $(QUICK_DIR) && PYTHONPATH=$(abspath $(QUICK_DIR))/src $(if $(FACECLUSTER_MIRROR),FACECLUSTER_MIRROR=$(abspath $(FACECLUSTER_MIRROR))) $(BIN)/dvc repro $(DVC_ARGS)
+
+# After `make repro`: your dvc.lock and metrics against the published ones (git HEAD), a
+# verdict per stage (identical / within tolerance / differs / not run); CHECK_ARGS e.g.
+# --against v1.0 --tolerance 1e-4.
+check: $(STAMP)
+	$(BIN)/python -m facecluster check $(CHECK_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,6 +8,8 @@
     → ``reports/<name>/<item>.ipynb``), then render the executed notebook as HTML.
 ``facecluster sweep EMBEDDINGS.npz --out RESULTS.parquet [-S key=value …]``
     the clustering protocol on any embeddings file.
+``facecluster check [--against REV] [--tolerance T]``
+    compare a re-run's ``dvc.lock`` and metrics with the published ones (``make check``).
 ``facecluster render NOTEBOOK.ipynb [--title T]``
     an executed notebook as a self-contained HTML report.
 
@@ -267,6 +269,15 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from facecluster.check import check_reproduction, format_verdicts
+    from facecluster.paths import find_root
+
+    verdicts = check_reproduction(find_root(), rev=args.against, tolerance=args.tolerance)
+    print(format_verdicts(verdicts, args.tolerance))
+    return 0 if all(v.reproduced for v in verdicts) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; add a command with ``sub.add_parser(...)`` and ``set_defaults``."""
     parser = argparse.ArgumentParser(
@@ -318,6 +329,22 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("name", help="the profile (profiles/NAME.yaml), e.g. quick")
     profile.add_argument("--out", help="the project folder to write (default: NAME)")
     profile.set_defaults(func=_cmd_profile)
+
+    from facecluster.check import DEFAULT_TOLERANCE
+
+    check = sub.add_parser(
+        "check",
+        help="compare your re-run (dvc.lock, metrics) with the published results: a verdict "
+        "per stage",
+    )
+    check.add_argument("--against", default="HEAD", help="git revision of the published results")
+    check.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"largest |difference| of a metrics number still reproduced ({DEFAULT_TOLERANCE:g})",
+    )
+    check.set_defaults(func=_cmd_check)
 
     render = sub.add_parser("render", help="an executed notebook as self-contained HTML")
     render.add_argument("notebook")
