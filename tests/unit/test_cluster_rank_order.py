@@ -180,3 +180,40 @@ def test_mutual_must_be_a_bool():
     X = np.random.default_rng(0).standard_normal((10, 3))
     with pytest.raises(ValueError, match="mutual must be a bool"):
         ApproximateRankOrder(k=3, mutual="yes").fit(X)
+
+
+def test_exact_search_equals_faiss_flat_index_and_a_float64_reference():
+    import faiss
+
+    from facecluster.cluster.rank_order import SEARCH_BLOCK_ELEMENTS, exact_search
+
+    rs = np.random.default_rng(5)
+    x = rs.normal(size=(300, 24)).astype(np.float32)
+    ref = ((x[:, None, :].astype(np.float64) - x[None, :, :]) ** 2).sum(-1)
+    index = faiss.IndexFlatL2(24)
+    index.add(x)
+    for kk in (1, 7, 50, 300):
+        dist, found = exact_search(x, kk)
+        assert dist.shape == found.shape == (300, kk) and found.dtype == np.int64
+        np.testing.assert_allclose(dist, np.sort(ref, axis=1)[:, :kk], rtol=1e-5, atol=1e-4)
+        fd, fi = index.search(x, kk)
+        np.testing.assert_allclose(dist, fd, rtol=1e-5, atol=1e-4)
+        exact = np.argsort(ref, axis=1, kind="stable")[:, :kk]
+        if kk <= 50:  # the nearest ones: the same faces in the same order as both
+            np.testing.assert_array_equal(found, exact)
+            np.testing.assert_array_equal(found, fi)
+        else:  # far neighbours 1e-7 apart may swap under float32 rounding (as in faiss)
+            assert (found != exact).mean() < 1e-3 and (found != fi).mean() < 1e-3
+    # blocks of rows give the same result as one block; ties are ordered by index
+    dup = np.repeat(x[:50], 2, axis=0)
+    one = exact_search(dup, 5)
+    import facecluster.cluster.rank_order as ro
+
+    old, ro.SEARCH_BLOCK_ELEMENTS = ro.SEARCH_BLOCK_ELEMENTS, 7 * len(dup)
+    try:
+        blocked = ro.exact_search(dup, 5)
+    finally:
+        ro.SEARCH_BLOCK_ELEMENTS = old
+    assert SEARCH_BLOCK_ELEMENTS == ro.SEARCH_BLOCK_ELEMENTS
+    np.testing.assert_array_equal(one[1], blocked[1])
+    assert all(row[0] < row[1] for row in one[1])  # a point and its duplicate: lower first

@@ -142,7 +142,7 @@ def _entry(row: dict[str, Any], timing: pd.DataFrame) -> dict[str, Any]:
     out["runs"] = int(row["runs"])
     if len(timing):
         out["seconds"] = {
-            part: None if np.isnan(v := float(timing[f"{part}_s"].mean())) else round(v, 3)
+            part: None if np.isnan(v := float(timing[f"{part}_s"].mean())) else float(f"{v:.3g}")
             for part in ("search", "cluster", "total")
         }
     return out

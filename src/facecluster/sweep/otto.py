@@ -11,7 +11,7 @@ the pairwise F-measure and the clustering run time; the reproduction averages 5 
   as ``ari_to_first`` (agreement of each run's partition with the first one's);
 * **rank-order, both readings** — ``literal`` (the formula as the paper writes it) and
   ``mutual`` (the public implementation's: mutual neighbours only, ``D_m <= t``), every
-  ``(k, threshold)`` of the grid from one exact faiss search per order
+  ``(k, threshold)`` of the grid from one exact neighbour search per order
   (:func:`facecluster.cluster.rank_order.rank_order_from_lists`);
 * **the methods without K** (DBSCAN, mean-shift, Chinese whispers) over their grids on the
   first order, through the sweep's registry (the same code as every sweep);
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -328,7 +329,7 @@ def run_protocol(
     X: np.ndarray, labels: np.ndarray, settings: OttoSettings, seed: int
 ) -> OttoResult:
     """Run the protocol on every face ``X`` (identities ``labels``); see the module notes."""
-    import faiss
+    from threadpoolctl import threadpool_info
 
     X = np.ascontiguousarray(X, dtype=np.float32)
     labels = np.asarray(labels).astype(str)
@@ -347,6 +348,9 @@ def run_protocol(
         **identity_facts(labels),
         "dim": int(X.shape[1]),
         "runs": settings.runs,
-        "threads": int(faiss.omp_get_max_threads()),
+        "threads": max(  # the BLAS threads of the search (numpy's OpenBLAS)
+            (p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"),
+            default=os.cpu_count() or 1,
+        ),
     }
     return OttoResult(grid, timing, neighbours, facts)
