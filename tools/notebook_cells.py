@@ -331,7 +331,7 @@ else:
     for text in (report.otto.explanation, report.otto.orders):
         if text:
             display(Markdown(text))
-    display(Markdown("`dvc metrics show reports/otto` prints the best setting per model and reading."))""",
+    display(Markdown("`dvc metrics show` lists `reports/otto/<model>.json`: the best setting per model and reading."))""",
         [],
     ),
     (

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from pandas.io.formats.style import Styler
 
 from facecluster.paths import ProjectPaths
-from facecluster.report.plots import series_style
+from facecluster.report.plots import MARKERS, series_style
 from facecluster.report.tables import load_reference, setting_label, style_table
 from facecluster.stages import otto as otto_stage
 from facecluster.sweep.otto import OttoResult, best_points
@@ -199,7 +200,11 @@ def threshold_figure(model: str, result: OttoResult) -> Figure:
     fig = Figure(figsize=(9.5, 3.2), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(variants), squeeze=False)).ravel()
     ks = sorted({int(k) for k in g["k"]})
-    style = series_style([str(k) for k in ks])
+    cmap = colormaps["viridis"]  # k is ordered: a sequential map, dark = small k
+    style = {
+        str(k): (cmap(i / max(len(ks) - 1, 1) * 0.9), MARKERS[i % len(MARKERS)])
+        for i, k in enumerate(ks)
+    }
     for ax, variant in zip(axes, variants, strict=True):
         mean = g[g["variant"] == variant].groupby(["k", "threshold"])["pairwise_f1"].mean()
         for k in ks:
@@ -285,35 +290,60 @@ def _facts(dataset: str, result: OttoResult) -> str:
     )
 
 
-def _explanation(results: Mapping[str, OttoResult], best: pd.DataFrame) -> str:
-    parts = []
+def _best_at_k(result: OttoResult, k: int) -> pd.Series | None:
+    """The best rank-order setting over thresholds and readings at ``k`` (mean over orders)."""
+    g = result.grid[(result.grid["method"] == "rank_order") & (result.grid["k"] == k)]
+    if g.empty:
+        return None
+    return best_points(g).sort_values("pairwise_f1", ascending=False).iloc[0]
+
+
+def _explanation(results: Mapping[str, OttoResult], best: pd.DataFrame, timing_k: int) -> str:
+    """What the identity sizes do and do not explain about the best ``k`` (from the data)."""
+    tops, purity, at_k = [], [], []
     for model, result in results.items():
-        f = result.facts
         ro = best[(best["model"] == model) & (best["method"] == "rank_order")]
         if ro.empty:
             continue
         top = ro.sort_values("f1", ascending=False).iloc[0]
         nb = result.neighbours.set_index("k")
         k = int(top.k)
-        big = int(nb.index.max())
-        parts.append(
-            f"{model}: best k {k} ({top.variant}, F1 {top.f1:.3f}); at k {k} "
-            f"{nb.loc[k, 'precision']:.0%} of a face's list is its own identity and the list "
-            f"holds {nb.loc[k, 'recall']:.0%} of that identity's faces; at k {big} only "
-            f"{nb.loc[big, 'precision']:.0%} is"
-        )
-    if not parts:
+        tops.append(f"{model} k {k} (F1 {top.f1:.3f})")
+        purity.append((k, float(nb.loc[k, "precision"])))
+        here = _best_at_k(result, timing_k)
+        if here is not None:
+            at_k.append(f"{model} {here.pairwise_f1:.3f} ({here.n_clusters:,.0f} clusters)")
+    if not tops:
         return ""
     f = next(iter(results.values())).facts
-    return (
-        f"**The best k and the identity sizes.** Half of the faces belong to an identity of at most "
-        f"{f['face_identity_size_median']:g} faces (90% to one of at most "
-        f"{f['face_identity_size_p90']:g}; the largest has {f['identity_size_max']}). "
-        "Rank-order links two faces when their neighbour lists overlap; once k is far above "
-        "the identity's size, a list is mostly other people, and two lists of different "
-        "people share those strangers just as two lists of one person do, so neighbourhoods "
-        "merge: " + "; ".join(parts) + "."
+    lists = "; ".join(
+        f"at k {k} {min(p for kk, p in purity if kk == k):.0%}"
+        + (
+            f"–{max(p for kk, p in purity if kk == k):.0%}"
+            if len({round(p, 2) for kk, p in purity if kk == k}) > 1
+            else ""
+        )
+        for k in sorted({k for k, _ in purity})
     )
+    text = (
+        f"**The best k and the identity sizes.** Half of the faces belong to an identity of at "
+        f"most {f['face_identity_size_median']:g} faces (90% to one of at most "
+        f"{f['face_identity_size_p90']:g}; the largest has {f['identity_size_max']}), so a "
+        "list of k neighbours far above that is mostly other people, whatever the model: "
+        f"{lists} of a face's list is its own identity (right panel; the identity's size caps "
+        "the share). Rank-order links two faces whose lists share neighbours, so a larger k "
+        "can link two people through the strangers their lists have in common. How much "
+        "that costs depends on the embedding, not on the sizes alone: the best k is "
+        + ", ".join(tops)
+        + "."
+    )
+    if at_k:
+        text += (
+            f" At k {timing_k} the best pairwise F1 over the thresholds is "
+            + ", ".join(at_k)
+            + f", for {f['identities']:,} people."
+        )
+    return text
 
 
 def _orders(results: Mapping[str, OttoResult]) -> str:
@@ -385,7 +415,7 @@ def otto_section(
         ),
         k_figure=k_figure(results),
         facts=_facts(dataset, next(iter(results.values()))),
-        explanation=_explanation(results, best),
+        explanation=_explanation(results, best, timing_k),
         orders=_orders(results),
         lead=_lead(best, dataset, int(next(iter(results.values())).facts["faces"])),
         missing=tuple(missing),
