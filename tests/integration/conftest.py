@@ -22,7 +22,7 @@ def small_project(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -
     params["datasets"]["personal"].update(path=str(shared_data / "yale"), max_images=24)
     for yale in ("yale", "yale-castiel"):  # kind yale: the mirror's copy, checked by sha256
         params["datasets"][yale].update(max_images=24)
-    params["datasets"]["lfw"].update(max_images=24, pairs_faces=False)
+    params["datasets"]["lfw"].update(max_images=24, pairs_faces=False, all_images=False)
     params["datasets"]["muct"].update(max_images=60)
     params["crops"]["sample_grid"] = 12
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
