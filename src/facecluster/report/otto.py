@@ -24,7 +24,7 @@ from facecluster.paths import ProjectPaths
 from facecluster.report.plots import MARKERS, series_style
 from facecluster.report.tables import load_reference, setting_label, style_table
 from facecluster.stages import otto as otto_stage
-from facecluster.sweep.otto import OttoResult, best_points
+from facecluster.sweep.otto import OttoResult, best_points, timed_points
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +58,12 @@ def _minutes(seconds: float) -> str:
     return f"{m}:{s:02d}" if seconds >= 10 else f"{seconds:.2f} s"
 
 
-def _timed(result: OttoResult, method: str, variant: str, params: str) -> pd.DataFrame:
-    t = result.timing
-    return t[(t["method"] == method) & (t["variant"] == variant) & (t["params"] == params)]
-
-
 def best_rows(results: Mapping[str, OttoResult]) -> pd.DataFrame:
     """One row per model × method (× reading): best setting, scores, times (means)."""
     rows = []
     for model, result in results.items():
-        for row in best_points(result.grid).itertuples():
-            timed = _timed(result, row.method, row.variant, row.params)
+        timed = timed_points(result).query("role == 'best'")
+        for row in timed.sort_values(["method", "variant"], kind="stable").itertuples():
             rows.append(
                 {
                     "model": model,
@@ -85,28 +80,25 @@ def best_rows(results: Mapping[str, OttoResult]) -> pd.DataFrame:
                     "clusters": row.n_clusters,
                     "identities": row.n_true_clusters,
                     "runs": row.runs,
-                    "search_s": float(timed["search_s"].mean()) if len(timed) else np.nan,
-                    "cluster_s": float(timed["cluster_s"].mean()) if len(timed) else np.nan,
+                    "search_s": row.search_s,
+                    "cluster_s": row.cluster_s,
                 }
             )
     return pd.DataFrame(rows)
 
 
 def _at_k(result: OttoResult, variant: str, k: int) -> pd.Series | None:
-    t = result.timing
-    sel = t[(t["role"] == "timing_k") & (t["variant"] == variant)]
+    sel = timed_points(result).query("role == 'timing_k' and variant == @variant")
     if sel.empty:
         return None
-    params = sel["params"].iloc[0]
-    g = result.grid
-    scored = best_points(g[(g["variant"] == variant) & (g["params"] == params)]).iloc[0]
+    row = sel.iloc[0]
     return pd.Series(
         {
             "k": k,
-            "threshold": json.loads(params)["threshold"],
-            "f1": scored.pairwise_f1,
-            "search_s": sel["search_s"].mean(),
-            "cluster_s": sel["cluster_s"].mean(),
+            "threshold": json.loads(row.params)["threshold"],
+            "f1": row.pairwise_f1,
+            "search_s": row.search_s,
+            "cluster_s": row.cluster_s,
         }
     )
 

@@ -32,7 +32,7 @@ from facecluster.integrity import atomic_path
 from facecluster.paths import ProjectPaths
 from facecluster.stages import embed as embed_stage
 from facecluster.stages import faces as faces_stage
-from facecluster.sweep.otto import OttoResult, best_points
+from facecluster.sweep.otto import OttoResult, timed_points
 
 log = logging.getLogger(__name__)
 
@@ -114,37 +114,30 @@ def metrics_record(result: OttoResult) -> dict[str, Any]:
     (the timed ``k``) and ``<method>`` of each other method: setting, scores, ``seconds``."""
     facts = {k: v for k, v in result.facts.items() if k not in ("threads", "cpu", "cores")}
     record: dict[str, Any] = dict(facts)
-    best = best_points(result.grid)
-    timing = result.timing
-    for row in best.itertuples():
-        name = "rank_order_" + row.variant if row.method == "rank_order" else row.method
-        record[name] = _entry(row._asdict(), timing[(timing["params"] == row.params)
-                              & (timing["method"] == row.method)
-                              & (timing["variant"] == row.variant)])  # fmt: skip
-    grid = result.grid
-    for part in timing[timing["role"] == "timing_k"].groupby(["variant", "params"], sort=False):
-        (variant, params_json), rows = part
-        point = json.loads(params_json)
-        sel = grid[(grid["method"] == "rank_order") & (grid["variant"] == variant)
-                   & (grid["params"] == params_json)]  # fmt: skip
-        summary = best_points(sel).iloc[0].to_dict()
-        record[f"rank_order_{variant}_k{point['k']}"] = _entry(summary, rows)
+    for row in timed_points(result).to_dict("records"):
+        point = json.loads(row["params"])
+        if row["method"] != "rank_order":
+            name = row["method"]
+        elif row["role"] == "best":
+            name = f"rank_order_{row['variant']}"
+        else:
+            name = f"rank_order_{row['variant']}_k{point['k']}"
+        record[name] = _entry(point, row)
     return record
 
 
-def _entry(row: dict[str, Any], timing: pd.DataFrame) -> dict[str, Any]:
-    out: dict[str, Any] = dict(json.loads(row["params"]))
+def _entry(point: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(point)
     for key in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_f1", "ari"):
         out[key] = round(float(row[key]), 6)
     out["n_clusters"] = round(float(row["n_clusters"]), 1)
     out["pairwise_f1_min"] = round(float(row["pairwise_f1_min"]), 6)
     out["pairwise_f1_max"] = round(float(row["pairwise_f1_max"]), 6)
     out["runs"] = int(row["runs"])
-    if len(timing):
-        out["seconds"] = {
-            part: None if np.isnan(v := float(timing[f"{part}_s"].mean())) else float(f"{v:.3g}")
-            for part in ("search", "cluster", "total")
-        }
+    out["seconds"] = {
+        part: None if np.isnan(v := float(row[f"{part}_s"])) else float(f"{v:.3g}")
+        for part in ("search", "cluster", "total")
+    }
     return out
 
 

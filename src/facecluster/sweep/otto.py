@@ -51,6 +51,8 @@ __all__ = [
     "OttoResult",
     "best_points",
     "identity_facts",
+    "point_means",
+    "timed_points",
     "neighbour_purity",
     "run_protocol",
     "shuffled_orders",
@@ -235,22 +237,40 @@ def _other_rows(
     return rows
 
 
+_POINT = ["method", "variant", "params"]
+
+
+def point_means(grid: pd.DataFrame, score: str = "pairwise_f1") -> pd.DataFrame:
+    """One row per (method, variant, params) in grid order: ``k``, ``threshold``, the mean
+    of every score over the runs, the runs' range of ``score`` (``<score>_min`` /
+    ``<score>_max``) and the number of ``runs``."""
+    numeric = [c for c in (*SCORES, "ari_to_first") if c in grid]
+    by = grid.groupby(_POINT, sort=False)
+    spread = by[score].agg(["min", "max"])
+    spread.columns = [f"{score}_min", f"{score}_max"]
+    parts = [by[["k", "threshold"]].first(), by[numeric].mean(), spread, by["run"].nunique()]
+    return pd.concat(parts, axis=1).rename(columns={"run": "runs"}).reset_index()
+
+
 def best_points(grid: pd.DataFrame, score: str = "pairwise_f1") -> pd.DataFrame:
     """One row per (method, variant): the params with the highest mean ``score`` over the
-    runs (ties: the first in grid order), with the mean of every score and the runs' range
-    of ``score`` (``<score>_min`` / ``<score>_max``)."""
-    numeric = [c for c in (*SCORES, "ari_to_first") if c in grid]
-    keys = ["method", "variant", "params"]
-    means = grid.groupby(keys, sort=False)[numeric].mean()
-    spread = grid.groupby(keys, sort=False)[score].agg(["min", "max"])
-    spread.columns = [f"{score}_min", f"{score}_max"]
-    first = grid.groupby(keys, sort=False)[["k", "threshold"]].first()
-    runs = grid.groupby(keys, sort=False)["run"].nunique().rename("runs")
-    table = pd.concat([first, means, spread, runs], axis=1).reset_index()
+    runs (ties: the first in grid order), with the columns of :func:`point_means`."""
+    table = point_means(grid, score)
     table["_pos"] = np.arange(len(table))
     table = table.sort_values([score, "_pos"], ascending=[False, True], kind="stable")
     best = table.groupby(["method", "variant"], sort=False).head(1)
     return best.drop(columns="_pos").sort_values(["method", "variant"]).reset_index(drop=True)
+
+
+def timed_points(result: OttoResult) -> pd.DataFrame:
+    """One row per timed setting and ``role`` (``best``, ``timing_k``): the columns of
+    :func:`point_means` and the mean ``search_s`` / ``cluster_s`` / ``total_s`` over every
+    timed run of that setting — what the stage's metrics and the report both show."""
+    times = result.timing.groupby(_POINT, sort=False)[["search_s", "cluster_s", "total_s"]]
+    roles = result.timing[[*_POINT, "role"]].drop_duplicates()
+    return roles.merge(times.mean().reset_index(), on=_POINT).merge(
+        point_means(result.grid), on=_POINT
+    )
 
 
 def time_rank_order(
