@@ -337,6 +337,28 @@ else:
     (
         "code",
         """\
+display(Markdown(heading("scale", report.leads)))
+if not report.scale.results:
+    display(Markdown(
+        f"The scale stage has not run for {', '.join(report.scale.missing)} (`dvc repro scale`)."
+        if report.scale.missing else "No scale study: `scale.models` is empty in params.yaml."))
+else:
+    display(Markdown(report.scale.facts))
+    display(report.scale.table)
+    display(HTML(figure_html(report.scale.f1_figure, alt="pairwise F1 against the number of faces")))
+    for title, figure in report.scale.cost_figures:
+        display(HTML(figure_html(figure, alt=title)))
+    display(Markdown(report.scale.check))
+    for title, figure in report.scale.check_figures:
+        display(HTML(figure_html(figure, alt=title)))
+    display(Markdown(report.scale.estimate_text))
+    display(report.scale.estimate)
+    display(Markdown("`dvc metrics show` lists `reports/scale/<model>.json` (F1 and recall per N) and `reports/scale/<model>.run.json` (seconds and peak memory per N)."))""",
+        [],
+    ),
+    (
+        "code",
+        """\
 display(Markdown(heading("notes", report.leads)))
 display(Markdown(report.notes))
 if report.table_one.beyond_table is not None:

@@ -33,7 +33,7 @@ def write_json(path: str | Path, obj: Mapping[str, Any], *, sort_keys: bool = Tr
 #: Suffix of a stage's run record, beside its metrics (``lfw.json`` → ``lfw.run.json``).
 RUN_RECORD_SUFFIX = ".run.json"
 #: Keys that are facts of a run, not results: never in a metrics file.
-RUN_KEYS = frozenset({"seconds", "images_per_second", "device"})
+RUN_KEYS = frozenset({"seconds", "images_per_second", "device", "peak_memory_gb"})
 
 
 def run_record_path(metrics: str | Path) -> Path:

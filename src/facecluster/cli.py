@@ -2,7 +2,7 @@
 
 ``facecluster stage NAME ITEM…``
     run a stage without its notebook (``weights M``, ``features D``, ``subsets D``; also
-    ``faces D``, ``embed D M``, ``sweep D M``, ``otto M``, ``report``).
+    ``faces D``, ``embed D M``, ``sweep D M``, ``otto M``, ``scale M``, ``report``).
 ``facecluster notebook NAME ITEM…``
     run a stage through its template notebook with papermill (``notebooks/<NN>-<name>.ipynb``
     → ``reports/<name>/<item>.ipynb``), then render the executed notebook as HTML.
@@ -41,6 +41,7 @@ STAGE_ARGS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "sweep": (("dataset", "model"), "30-sweep.ipynb"),
     "table_one": (("sweep",), None),
     "otto": (("model",), None),
+    "scale": (("model",), None),
     "report": ((), "40-report.ipynb"),
     "reproduction": ((), "50-reproduction.ipynb"),
 }

@@ -482,6 +482,76 @@ class OttoSettings(Strict):
         }
 
 
+class ScaleSearch(Strict):
+    """The scale stage's neighbour search: exact up to ``exact_max`` faces, above it faiss's
+    HNSW graph (``IndexHNSWFlat``), whose recall@k is measured against exact search."""
+
+    exact_max: int = Field(
+        default=50_000, ge=2, description="exact search up to this many faces; HNSW above"
+    )
+    hnsw_m: int = Field(default=32, ge=4, description="HNSW: links per node (faiss M)")
+    ef_construction: int = Field(default=80, ge=8, description="HNSW: build beam width")
+    ef_search: int = Field(
+        default=64, ge=8, description="HNSW: search beam width (raised to k + 1 if smaller)"
+    )
+    refine_passes: int = Field(
+        default=3,
+        ge=0,
+        description="rounds of neighbours-of-neighbours on the HNSW lists (NN-descent's "
+        "local join; 0: the lists as HNSW returns them)",
+    )
+    recall_queries: int = Field(
+        default=1000, ge=1, description="random faces whose lists are checked against exact"
+    )
+
+
+class ScaleWhispers(Strict):
+    """Chinese whispers at scale: on each face's ``k`` nearest neighbours closer than the
+    threshold (a k-nearest-neighbour graph; dlib's dense graph is quadratic)."""
+
+    k: int = Field(default=50, ge=1, description="neighbours per face the graph may hold")
+    threshold: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [0.6, 0.65, 0.7, 0.75, 0.8], min_length=1
+    )
+    n_iter: int = Field(default=100, ge=1)
+
+
+class ScaleSettings(Strict):
+    """Clustering at scale: all of ``otto.dataset`` (lfw-all, labelled) hidden among ``N``
+    *simulated* distractor faces for each ``N`` of ``distractors``
+    (:mod:`facecluster.sweep.distractors`); pairwise P / R / F1 on the labelled faces only,
+    neighbour-search and clustering time, peak memory, the search's recall."""
+
+    models: list[str] = Field(
+        default_factory=list, description="models of study.models to run (empty: no stage)"
+    )
+    distractors: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: [0, 10_000, 100_000, 1_000_000], min_length=1
+    )
+    baseline: int | None = Field(
+        default=100_000,
+        ge=0,
+        description="at this N the exact (quadratic) search is also run and timed, the "
+        "baseline the approximate search is measured against (null: never)",
+    )
+    held_out: Probability = Field(
+        default=0.5, description="share of real identities the simulation check holds out"
+    )
+    search: ScaleSearch = ScaleSearch()
+    variants: list[OttoVariant] = Field(default_factory=lambda: ["literal"], min_length=1)
+    rank_order: _otto_grid_type("rank_order") = _otto_grid(  # type: ignore[valid-type]
+        "rank_order", k=(10, 20, 50, 100)
+    )
+    chinese_whispers: ScaleWhispers | None = ScaleWhispers()
+
+    @field_validator("distractors", "variants")
+    @classmethod
+    def _distinct_values(cls, v: list) -> list:
+        if len(set(v)) != len(v):
+            raise ValueError(f"values must be distinct, got {v}")
+        return v
+
+
 class Params(Strict):
     seed: int = Field(ge=0)
     study: StudySettings
@@ -494,6 +564,7 @@ class Params(Strict):
     report: ReportSettings = ReportSettings()
     table_one: TableOneSettings = TableOneSettings()
     otto: OttoSettings = OttoSettings()
+    scale: ScaleSettings = ScaleSettings()
     execution: ExecutionSettings = ExecutionSettings()
 
     @model_validator(mode="after")
@@ -533,6 +604,16 @@ class Params(Strict):
             )
         if self.otto.rank_order is None:
             raise ValueError("otto.rank_order: the protocol's own method cannot be null")
+        for name in self.scale.models:
+            if name not in self.study.models:
+                raise ValueError(f"scale.models names {name!r}, which is not in study.models")
+        if self.scale.models and self.otto.dataset is None:
+            raise ValueError(
+                "scale.models is set but otto.dataset is null: the scale stage hides "
+                "otto.dataset's faces among distractors and takes its best settings"
+            )
+        if self.scale.rank_order is None:
+            raise ValueError("scale.rank_order: the stage's own method cannot be null")
         return self
 
     def _check_table_one(self) -> None:

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from facecluster.cluster._common import first_seen_labels
@@ -44,7 +44,12 @@ from facecluster.cluster._validation import (
     validate_params,
 )
 
-__all__ = ["ChineseWhispers", "chinese_whispers_grid"]
+__all__ = [
+    "ChineseWhispers",
+    "chinese_whispers_from_lists",
+    "chinese_whispers_grid",
+    "list_distances",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +192,83 @@ def chinese_whispers_grid(
     for t in ts:
         sub_ptr, sub_idx = _filter(indptr, indices, d2, t * t)
         out.append(_whispers(sub_ptr, sub_idx, n_iter, random_state))
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _list_d2(X, lists):  # pragma: no cover - compiled
+    """``d²(a, lists[a, j])`` in float64, as :func:`_neighbour_graph` computes it."""
+    n, w = lists.shape
+    out = np.empty((n, w), dtype=np.float64)
+    for a in prange(n):
+        xa = 0.0
+        for f in range(X.shape[1]):
+            xa += np.float64(X[a, f]) * np.float64(X[a, f])
+        for j in range(w):
+            b = lists[a, j]
+            xb = 0.0
+            g = 0.0
+            for f in range(X.shape[1]):
+                vb = np.float64(X[b, f])
+                xb += vb * vb
+                g += np.float64(X[a, f]) * vb
+            out[a, j] = max(0.0, xa + (-2.0 * g) + xb)
+    return out
+
+
+def list_distances(X, lists: np.ndarray) -> np.ndarray:
+    """Squared euclidean distances ``d²(a, lists[a, j])``, float64 (the graph's edges)."""
+    return _list_d2(np.ascontiguousarray(X), np.ascontiguousarray(lists, dtype=np.int64))
+
+
+def _list_graph(lists: np.ndarray, d2: np.ndarray, t2: float, n: int):
+    """CSR of the undirected graph with an edge ``a - b`` when ``b`` is in ``a``'s list (or
+    ``a`` in ``b``'s) and ``d² < t2``; no self-loops, each edge once per direction."""
+    a = np.repeat(np.arange(n, dtype=np.int64), lists.shape[1])
+    b = lists.ravel()
+    keep = (d2.ravel() < t2) & (a != b) & (b >= 0)
+    a, b = a[keep], b[keep]
+    keys = np.unique(np.concatenate([a * n + b, b * n + a]))
+    src, dst = keys // n, keys % n
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return indptr, dst
+
+
+def chinese_whispers_from_lists(
+    lists: np.ndarray,
+    d2: np.ndarray,
+    thresholds: Sequence[float],
+    *,
+    n_iter: int = 100,
+    random_state: int | None = None,
+) -> list[np.ndarray]:
+    """Chinese whispers on a k-nearest-neighbour graph: for each threshold, the edges
+    ``a - b`` with ``b`` among ``a``'s listed neighbours (or ``a`` among ``b``'s) and
+    ``d² < threshold²``, then the same passes as :func:`chinese_whispers_grid`.
+
+    ``lists`` (``(n, w)``, e.g. :func:`~facecluster.cluster.rank_order.top_k_lists` rows,
+    self included or not) and ``d2`` (their :func:`list_distances`).  Where every face's
+    list holds all faces closer than the threshold — lists of all ``n - 1`` others, or
+    thresholds below every ``k``-th neighbour distance — the graph is dlib's dense one and
+    the labels equal :func:`chinese_whispers_grid`'s; otherwise edges beyond the ``k``-th
+    neighbour are missing (the price of not building an ``n²`` graph).
+    """
+    owner, rules = "chinese_whispers_from_lists", ChineseWhispers._parameter_constraints
+    ts = [
+        check_param(owner, f"thresholds[{i}]", t, rules["threshold"])
+        for i, t in enumerate(thresholds)
+    ]
+    n_iter = check_param(owner, "n_iter", n_iter, rules["n_iter"])
+    random_state = check_param(owner, "random_state", random_state, rules["random_state"])
+    lists = np.asarray(lists, dtype=np.int64)
+    d2 = np.asarray(d2, dtype=np.float64)
+    if lists.ndim != 2 or lists.shape != d2.shape:
+        raise ValueError(f"lists {lists.shape} and d2 {d2.shape} must be equal 2-d shapes")
+    out = []
+    for t in ts:
+        indptr, indices = _list_graph(lists, d2, t * t, len(lists))
+        out.append(_whispers(indptr, indices, n_iter, random_state))
     return out
 
 

@@ -34,7 +34,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("galleries", "6. Error galleries: largest false merges and false splits"),
     ("statistics", "7. Statistics"),
     ("otto", "8. Otto et al.'s protocol: every face at once, pairwise F1 and run time"),
-    ("notes", "9. Reproduction notes"),
+    ("scale", "9. A million faces: F1, time and memory as simulated distractors grow"),
+    ("notes", "10. Reproduction notes"),
 )
 _TITLES = dict(SECTIONS)
 
@@ -72,6 +73,7 @@ def findings(
     verification: pd.DataFrame | None = None,
     table_one_columns: Mapping[str, str | None] | None = None,
     otto: str | None = None,
+    scale: str | None = None,
 ) -> list[str]:
     """The report's findings, one markdown sentence each, strongest evidence first.
 
@@ -95,6 +97,8 @@ def findings(
         ``{dataset: Table I column}``, for the count of compared datasets.
     otto : str, optional
         The lead sentence of the Otto-protocol section (its own link appended).
+    scale : str, optional
+        The lead sentence of the scale section (its own link appended).
     """
     if best.empty:
         return []
@@ -139,6 +143,8 @@ def findings(
         out.append(f"**LFW verification** (10 folds of pairs.txt): {acc} {_link('maps')}.")
     if otto:  # the otto section's lead (:func:`facecluster.report.otto.otto_section`)
         out.append(f"**Otto et al.'s protocol**: {otto[0].lower()}{otto[1:-1]} {_link('otto')}.")
+    if scale:  # the scale section's lead (:func:`facecluster.report.scale.scale_section`)
+        out.append(f"**At scale**: {scale[0].lower()}{scale[1:-1]} {_link('scale')}.")
     return out
 
 

@@ -38,6 +38,7 @@ from facecluster.report.gallery_section import Gallery, GallerySection, gallerie
 from facecluster.report.inputs import StudyInputs, read_study
 from facecluster.report.notes import reproduction_notes
 from facecluster.report.otto import OttoSection, otto_section
+from facecluster.report.scale import ScaleSection, scale_section
 from facecluster.report.sections import (
     ClustersRuntime,
     CurvesSection,
@@ -76,9 +77,10 @@ class StudyReport:
     stats, best : DataFrame
         :func:`facecluster.report.tables.grid_stats` and
         :func:`~facecluster.report.tables.best_configs` of the results.
-    overview, headline, table_one, curves, clusters_runtime, maps, galleries, statistics, otto
+    overview, headline, table_one, curves, clusters_runtime, maps, galleries, statistics, otto, scale
         The sections (:mod:`facecluster.report.sections`,
-        :mod:`facecluster.report.gallery_section`, :mod:`facecluster.report.otto`).
+        :mod:`facecluster.report.gallery_section`, :mod:`facecluster.report.otto`,
+        :mod:`facecluster.report.scale`).
     notes : str
         Reproduction notes (markdown, :mod:`facecluster.report.notes`).
     findings : tuple of str
@@ -109,6 +111,7 @@ class StudyReport:
     findings: tuple[str, ...] = ()
     leads: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     otto: OttoSection = field(default_factory=OttoSection)
+    scale: ScaleSection = field(default_factory=ScaleSection)
 
     @property
     def results(self) -> pd.DataFrame:
@@ -181,6 +184,7 @@ def build_study_report(
         if params.otto.dataset is not None
         else OttoSection()
     )
+    scale = scale_section(params.scale.models, paths) if params.scale.models else ScaleSection()
     found = findings(
         best,
         datasets=inputs.datasets,
@@ -191,6 +195,7 @@ def build_study_report(
         verification=maps.verification,
         table_one_columns=inputs.table_one_columns,
         otto=otto.lead,
+        scale=scale.lead,
     )
     selection = (
         statistics.selection.data.reset_index() if statistics.selection is not None else None
@@ -211,6 +216,8 @@ def build_study_report(
     )
     if otto.lead:
         leads = {**leads, "otto": otto.lead}
+    if scale.lead:
+        leads = {**leads, "scale": scale.lead}
     return StudyReport(
         inputs=inputs,
         stats=stats,
@@ -229,4 +236,5 @@ def build_study_report(
         leads=MappingProxyType(leads),
         plot_files=tuple(plot_files),
         otto=otto,
+        scale=scale,
     )

@@ -16,6 +16,8 @@ table_one :mod:`facecluster.stages.table_one`     ``data/table_one/<setup>-<colu
                                                   factor of it changed)
 otto      :mod:`facecluster.stages.otto`          ``data/otto/<m>/`` (Otto et al.'s protocol on
                                                   every face of one dataset: lfw-all)
+scale     :mod:`facecluster.stages.scale`         ``data/scale/<m>/`` (lfw-all among N simulated
+                                                  distractors: F1, time, memory, recall)
 reproduc… :mod:`facecluster.stages.reproduction`  ``reports/reproduction/metrics.json``
 report    :mod:`facecluster.stages.report`        ``reports/metrics.json``, ``reports/plots/``
 ========  =====================================  ==============================================
@@ -32,5 +34,5 @@ lists exactly that closure; ``tests/unit/test_dvc_deps.py`` keeps them equal).
 #: The stages, in pipeline order.
 STAGES = (
     "faces", "weights", "embed", "features", "subsets", "sweep", "table_one", "otto",
-    "reproduction", "report",
+    "scale", "reproduction", "report",
 )  # fmt: skip

@@ -77,7 +77,7 @@ def all_faces(
     return np.ascontiguousarray(X[order]), labels[order].astype(str), relpaths[order]
 
 
-def _machine() -> dict[str, Any]:
+def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -101,7 +101,7 @@ def run(model: str, params: Params, paths: ProjectPaths) -> dict[str, Any]:
     X, labels, _ = all_faces(paths, dataset, model)
     log.info("otto %s-%s: %d faces of %d identities", dataset, model, len(X), len(set(labels)))
     result = run_protocol(X, labels, settings, params.seed)
-    result.facts.update(dataset=dataset, model=model, **_machine())
+    result.facts.update(dataset=dataset, model=model, **machine())
     write_result(paths, model, result)
     record = metrics_record(result)
     record["device"] = {k: result.facts[k] for k in ("cpu", "cores", "threads")}

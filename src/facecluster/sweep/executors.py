@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,8 @@ from facecluster.sweep import SweepError
 from facecluster.sweep.keys import SweepTask
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from facecluster.config import ExecutionSettings
 
 log = logging.getLogger(__name__)
@@ -122,7 +125,28 @@ def _execute_dask(
     execution: ExecutionSettings,
     on_done: OnDone,
 ) -> None:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
+
+    with dask_client(execution) as client:
+        assert client is not None
+        X_f, y_f = client.scatter([X, y], broadcast=True)
+        futures = [
+            client.submit(fn, X_f, y_f, t, key=f"facecluster-sweep-{t.key}", pure=False)
+            for t in tasks
+        ]
+        for future in as_completed(futures):
+            on_done(*future.result())
+
+
+@contextmanager
+def dask_client(execution: ExecutionSettings) -> Iterator[Client | None]:
+    """A Dask client as ``execution`` selects it: ``None`` unless ``executor`` is ``dask``;
+    then a client of ``scheduler`` when set, else of a local cluster of ``n_jobs`` worker
+    processes (one thread each), closed on exit."""
+    if execution.executor != "dask":
+        yield None
+        return
+    from distributed import Client, LocalCluster
 
     cluster = None
     if execution.scheduler:
@@ -136,13 +160,7 @@ def _execute_dask(
         )
         client = Client(cluster)
     try:
-        X_f, y_f = client.scatter([X, y], broadcast=True)
-        futures = [
-            client.submit(fn, X_f, y_f, t, key=f"facecluster-sweep-{t.key}", pure=False)
-            for t in tasks
-        ]
-        for future in as_completed(futures):
-            on_done(*future.result())
+        yield client
     finally:
         client.close()
         if cluster is not None:
