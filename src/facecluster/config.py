@@ -537,10 +537,16 @@ class ScaleSettings(Strict):
     held_out: Probability = Field(
         default=0.5, description="share of real identities the simulation check holds out"
     )
+    components: int = Field(
+        default=32,
+        ge=1,
+        description="Gaussian-mixture components of the simulated identity centres (1: one "
+        "Gaussian)",
+    )
     search: ScaleSearch = ScaleSearch()
     variants: list[OttoVariant] = Field(default_factory=lambda: ["literal"], min_length=1)
     rank_order: _otto_grid_type("rank_order") = _otto_grid(  # type: ignore[valid-type]
-        "rank_order", k=(10, 20, 50, 100)
+        "rank_order", k=(10, 20, 50)
     )
     chinese_whispers: ScaleWhispers | None = ScaleWhispers()
 

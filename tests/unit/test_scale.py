@@ -328,3 +328,22 @@ def test_metrics_record_names_each_size(tmp_path):
     assert n900["seconds"]["rank_order_literal_total"] >= n900["seconds"]["search"]
     assert {"chinese_whispers", "chinese_whispers_grid", "rank_order_mutual_grid"} <= set(n900)
     json.dumps(record)  # JSON-ready
+
+
+def test_mixture_centres_are_deterministic_and_cover_the_components():
+    rs = np.random.default_rng(0)
+    centres = np.concatenate([rs.normal(size=(100, 8)) * 0.05 + s for s in (3.0, -3.0)])
+    sizes = rs.integers(2, 5, centres.shape[0])
+    X = np.repeat(centres, sizes, axis=0) + 0.05 * rs.normal(size=(sizes.sum(), 8))
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    model = fit_identity_model(X, labels, components=2, seed=1)
+    weights, means, betweens = model.components
+    assert len(weights) == 2 and np.allclose(sorted(weights), [0.5, 0.5], atol=0.05)
+    assert np.allclose(np.sort(means[:, 0]), [-3.0, 3.0], atol=0.05)
+    assert all(np.linalg.eigvalsh(b).min() >= -1e-12 for b in betweens)  # PSD
+    again = fit_identity_model(X, labels, components=2, seed=1)
+    np.testing.assert_array_equal(again.means, model.means)
+    faces = sample_identities(model, np.full(400, 2), np.random.default_rng(3))
+    # projected to the sphere: the two groups stay apart, both are drawn
+    signs = np.sign(faces[:, 0])
+    assert 0.35 < (signs > 0).mean() < 0.65

@@ -266,8 +266,12 @@ def run_scale(
     k_list = max([*ks, cw.k if cw else 0])
 
     t0 = perf_counter()
-    check, check_summary = simulation_check(X, labels, seed, settings.held_out, key=(*key,))
-    model = fit_identity_model(X, labels)
+    check, check_summary = simulation_check(
+        X, labels, seed, settings.held_out, key=(*key,), components=settings.components
+    )
+    model = fit_identity_model(
+        X, labels, components=settings.components, seed=random_state(seed, *key, "fit")
+    )
     log.info("scale: simulation model and check in %.1f s", perf_counter() - t0)
 
     grid_rows: list[dict[str, Any]] = []
