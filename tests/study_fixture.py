@@ -13,7 +13,9 @@ would, each file through the writer of the stage that owns it:
 * sweep: the stage itself, :func:`facecluster.stages.sweep.run` (the real protocol on the
   generated embeddings and the stage's subsets);
 * otto: the stage itself, :func:`facecluster.stages.otto.run` (small grids,
-  :data:`OTTO_GRIDS`), on ``lfw`` when it has faces, else on the first dataset that has.
+  :data:`OTTO_GRIDS`), on ``lfw`` when it has faces, else on the first dataset that has;
+* scale: the stage itself, :func:`facecluster.stages.scale.run`, for the first model on the
+  otto dataset (:data:`SCALE_GRIDS`: up to 150 simulated distractors, HNSW above 100 faces).
 
 A dataset listed in ``skipped`` gets the faces stage's skipped summary, and then the skipped
 forms of the later stages from the stages themselves (``stages.embed.run`` and
@@ -60,6 +62,7 @@ from facecluster.report.projection import save_map
 from facecluster.stages import embed as embed_stage
 from facecluster.stages import faces as faces_stage
 from facecluster.stages import otto as otto_stage
+from facecluster.stages import scale as scale_stage
 from facecluster.stages import subsets as subsets_stage
 from facecluster.stages import sweep as sweep_stage
 from facecluster.sweep.engine import finalise
@@ -92,6 +95,15 @@ OTTO_GRIDS: dict[str, Any] = {
     "dbscan": {"eps": [0.5]},
     "meanshift": {"bandwidth": [0.7]},
     "chinese_whispers": {"threshold": [0.7]},
+}
+#: Scale-stage settings of the fixture (the first model, on the otto dataset's faces).
+SCALE_GRIDS: dict[str, Any] = {
+    "distractors": [0, 50, 150],
+    "baseline": 150,
+    "components": 2,
+    "search": {"exact_max": 100, "recall_queries": 20, "ef_search": 32},
+    "rank_order": {"k": [3, 5], "threshold": [0.4, 1.0]},
+    "chinese_whispers": {"k": 5, "threshold": [0.7]},
 }
 #: The Table I column of a feature dataset of the fixture (``table_one:``).
 FEATURE_TABLE_ONE = "muct"
@@ -161,6 +173,7 @@ def _params_dict(
         },
         "report": {"gallery_rows": 3, "gallery_faces": 6},
         "otto": {"dataset": otto, **OTTO_GRIDS} if otto else {"dataset": None},
+        "scale": {"models": list(models)[:1], **SCALE_GRIDS} if otto else {"models": []},
         "execution": {"executor": "serial", "n_jobs": 1, "progress": False, "device": "cpu"},
     }
 
@@ -238,6 +251,8 @@ def make_study_project(
                     )
     for model in models if otto else ():
         otto_stage.run(model, params, paths)
+    for model in params.scale.models:
+        scale_stage.run(model, params, paths)
     for dataset, model in (features or {}).items():
         _feature_dataset(paths, params, dataset, model, n_identities, per_identity)
         if stage_pages:  # the sweep notebook's page only: no faces or embed stage

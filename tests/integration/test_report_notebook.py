@@ -197,7 +197,8 @@ def test_index_html_is_offline_and_linked(site):
         "6. Error galleries",
         "7. Statistics",
         "8. Otto et al.",
-        "9. Reproduction notes",
+        "9. A million faces",
+        "10. Reproduction notes",
     ):
         assert heading in html
     assert "Baydur &amp; Erdoğan" in html and "rank_order (mutual)" in html  # section 8

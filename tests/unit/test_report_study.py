@@ -126,7 +126,16 @@ def test_report_sections(project):
     otto = report.otto
     assert otto.dataset == "personal" and list(otto.results) == ["facenet"]
     assert otto.published is not None and "0.87" in otto.published.to_html()
-    assert report.leads["otto"] == otto.lead and "Otto et al.'s protocol" in report.findings[-1]
+    assert report.leads["otto"] == otto.lead and "Otto et al.'s protocol" in report.findings[-2]
+    # the scale stage on the same faces: table, figures, the check and the 123 M estimate
+    scale = report.scale
+    assert list(scale.results) == ["facenet"] and scale.table is not None
+    html = scale.table.to_html()
+    assert "hnsw" in html and "exact" in html and "best, exact lists" in html
+    assert scale.f1_figure is not None and len(scale.cost_figures) == len(scale.check_figures) == 1
+    assert "simulated" in scale.facts and "**The simulation check.**" in scale.check
+    assert "123 million faces, estimated" in scale.estimate_text
+    assert report.leads["scale"] == scale.lead and report.findings[-1].startswith("**At scale**")
 
 
 def test_report_without_any_results(tmp_path):

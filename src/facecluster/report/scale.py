@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from pandas.io.formats.style import Styler
 
 from facecluster.paths import ProjectPaths
@@ -220,6 +221,8 @@ def cost_figure(result: ScaleResult) -> Figure:
         ax.legend(fontsize=8, loc="upper left")
     left.set_ylabel("seconds (log)")
     right.set_ylabel("GB (log)")
+    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    right.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     return fig
 
 
@@ -263,8 +266,10 @@ def estimate_table(
       queries ``target · q(target / W)`` with ``q(n)`` the measured seconds per query on an
       ``n``-face graph (the query phase is not divided by ``W``);
     * exact search, sharded: ``t(n_baseline) · (target / n_baseline)² / W``;
+    * the NN-descent refinement: linear in the faces (``O(n k²)``), divided by ``W``;
     * rank-order clustering on one machine: its measured growth; memory per machine: the
-      shard's vectors and graph (peak memory's growth, divided by ``W``).
+      smallest size's peak plus the measured bytes per face (between the two largest sizes)
+      times the shard's faces.
     The merge of the shards' lists and the network are not measured, nor counted.
     """
     sizes = _main_sizes(result)
@@ -280,22 +285,28 @@ def estimate_table(
         a_q, b_q = _fit(hnsw["faces"], per_query)
     base = result.sizes[result.sizes.get("role") == "baseline"] if "role" in result.sizes else []
     a_c, b_c = _fit(ro["faces"], ro["cluster_s"]) if len(ro) else (np.nan, 1.0)
-    a_m, b_m = _fit(sizes["faces"], sizes["peak_rss_bytes"])
+    by_n = sizes.sort_values("faces")
+    n_hi, n_lo = float(by_n["faces"].iloc[-1]), float(by_n["faces"].iloc[0])
+    m_hi, m_lo = float(by_n["peak_rss_bytes"].iloc[-1]), float(by_n["peak_rss_bytes"].iloc[0])
+    per_face = (m_hi - m_lo) / (n_hi - n_lo) if n_hi > n_lo else m_hi / n_hi
+    refine = hnsw.sort_values("faces").iloc[-1] if have_hnsw else None
     for w in workers:
         shard = target / w
         row: dict[str, object] = {"machines": w}
         if have_hnsw:
-            build = a_b * shard**b_b
-            query = target * a_q * shard**b_q
-            row["HNSW build (h)"] = build / 3600
-            row["HNSW queries (h)"] = query / 3600
+            row["HNSW build (h)"] = a_b * shard**b_b / 3600
+            row["HNSW queries (h)"] = target * a_q * shard**b_q / 3600
+            if refine is not None and np.isfinite(refine.get("refine_s", np.nan)):
+                row["refinement (h)"] = (
+                    float(refine["refine_s"]) * target / float(refine["faces"]) / w / 3600
+                )
         if len(base):
             b = base.iloc[0]
             row["exact search (h)"] = (
                 float(b["search_s"]) * (target / float(b["faces"])) ** 2 / w / 3600
             )
         row["rank-order clustering, one machine (h)"] = a_c * target**b_c / 3600
-        row["memory per machine (GB)"] = a_m * shard**b_m / 2**30
+        row["memory per machine (GB)"] = (m_lo + per_face * shard) / 2**30
         out.append(row)
     table = pd.DataFrame(out)
     table.attrs.update(build_slope=b_b if have_hnsw else np.nan,
@@ -319,15 +330,18 @@ def _facts(result: ScaleResult) -> str:
         f"**The collection**: the {f['labelled_faces']:,} labelled faces of `{f['dataset']}` "
         f"({f['identities']:,} people) and N **simulated** distractor faces, for N in "
         + ", ".join(f"{int(n):,}" for n in sizes["distractors"])
-        + f". The distractors are not real faces: identities drawn from a two-level Gaussian "
-        f"fitted to {f['model']}'s own LFW embeddings (identity centres from the between-"
-        "identity scatter, faces from the within-identity scatter, projected to the unit "
-        "sphere, identity sizes drawn from LFW's), generated on the fly from keyed seeds (each "
-        "N's distractors are the first N of the next). Scores are pairwise precision / "
-        "recall / F1 on the labelled faces only, as Otto et al. score theirs: a distractor "
-        "merged into a labelled cluster costs nothing directly, but it can link two people. "
-        f"Neighbour lists: exact search up to {int(sizes[sizes['search'] != 'hnsw']['faces'].max()) if (sizes['search'] != 'hnsw').any() else 0:,} "
-        f"faces, faiss HNSW above it (recall@k on {int(largest['recall_queries']):,} random "
+        + ". The distractors are not real faces: identities drawn from a model fitted to "
+        f"{f['model']}'s own LFW embeddings (identity centres from a Gaussian mixture of "
+        f"{f.get('components', 1)} component(s) fitted to the identity means, faces from the "
+        "pooled within-identity scatter, projected to the unit sphere, identity sizes drawn "
+        "from LFW's), generated on the fly from keyed seeds (each N's distractors are the "
+        "first N of the next). Scores are pairwise precision / recall / F1 on the labelled "
+        "faces only, as Otto et al. score theirs: a distractor merged into a labelled cluster "
+        "costs nothing directly, but it can link two people. Neighbour lists: exact search up "
+        f"to {int(f.get('exact_max', 0)):,} faces, above it faiss HNSW (M "
+        f"{f.get('hnsw_m', '?')}, search beam {f.get('ef_search', '?')}) and "
+        f"{f.get('refine_passes', 0)} pass(es) of NN-descent's local join (recall@k on "
+        f"{int(largest['recall_queries']):,} random "
         "faces against exact search, in the table). Times on "
         f"{f.get('cpu', 'this machine')} ({f.get('cores', '?')} cores); memory is the "
         "process's peak resident set while a size is processed."
@@ -345,7 +359,8 @@ def _check_text(result: ScaleResult) -> str:
             f"{r.simulated_median:.3f} simulated (Kolmogorov-Smirnov D {r.ks:.2f})"
         )
 
-    closer = s.loc["different", "simulated_median"] > s.loc["different", "real_median"]
+    same_far = s.loc["same", "simulated_median"] > s.loc["same", "real_median"]
+    other_far = s.loc["different", "simulated_median"] > s.loc["different", "real_median"]
     return (
         f"**The simulation check.** The model is fitted on half of LFW's identities and a "
         f"simulated set with the other half's sizes ({f['check_identities']:,} identities, "
@@ -353,47 +368,52 @@ def _check_text(result: ScaleResult) -> str:
         + one("same", "face of the same identity")
         + "; "
         + one("different", "face of another identity")
-        + ". "
+        + ". Simulated faces of one person sit "
+        + ("farther apart" if same_far else "closer together")
+        + " than real ones (real photos include near-duplicates, the left tail of the real "
+        "panel), and simulated people sit "
+        + ("farther from" if other_far else "at least as close to")
+        + " each other than real ones"
         + (
-            "Simulated people sit farther from each other than real ones do (real faces have "
-            "look-alikes a Gaussian does not make): these distractors are easier to keep apart "
-            "than real ones, so the F1 losses below are a lower bound on what real distractors "
-            "would cost."
-            if closer
-            else "Simulated people sit at least as close to each other as real ones do."
+            ": the simulated distractors are somewhat easier to keep apart from LFW's people "
+            "than real faces would be, so the F1 at scale below is, if anything, optimistic."
+            if other_far
+            else "."
         )
     )
 
 
 def _estimate_text(table: pd.DataFrame, result: ScaleResult) -> str:
-    one = table.iloc[0]
+    one, many = table.iloc[0], table.iloc[-1]
     mem = float(one["memory per machine (GB)"])
-    parts = [
+    parts_of = [c for c in table.columns if c.endswith("(h)") and c != "exact search (h)"]
+    top_one = max(parts_of, key=lambda c: float(one[c])).replace(" (h)", "")
+    top_many = max(parts_of, key=lambda c: float(many[c])).replace(" (h)", "")
+    w = int(many["machines"])
+    text = [
         f"**{OTTO_FACES / 1e6:.0f} million faces, estimated** from the growth measured here "
         f"(HNSW build slope {table.attrs['build_slope']:.2f}, seconds per query slope "
         f"{table.attrs['query_slope']:.2f}, rank-order clustering slope "
-        f"{table.attrs['cluster_slope']:.2f}, between the two largest sizes). One machine "
-        f"like this one would need {mem:,.0f} GB of memory"
-        + (" — it does not fit" if mem > 24 else "")
-        + "."
+        f"{table.attrs['cluster_slope']:.2f}, between the two largest sizes; memory and the "
+        f"refinement linear in the faces). One machine like this one would need {mem:,.0f} GB "
+        "of memory" + (" — it does not fit" if mem > 24 else "") + f"; its time would be "
+        f"{sum(float(one[c]) for c in parts_of):,.0f} h, most of it the {top_one}."
     ]
     if "HNSW queries (h)" in table:
-        q1, qw = float(one["HNSW queries (h)"]), float(table.iloc[-1]["HNSW queries (h)"])
-        parts.append(
-            f"With the database sharded and every query broadcast, the HNSW build divides "
-            f"by the machines but the queries do not: each machine answers all "
-            f"{OTTO_FACES / 1e6:.0f} M queries on its shard ({q1:,.0f} h on one machine, "
-            f"{qw:,.0f} h on each of {int(table.iloc[-1]['machines']):,}), so the query phase "
-            "dominates; routing each query to the few shards that can hold its neighbours (an "
-            "IVF-style partition of the database) is what makes a cluster pay off."
+        text.append(
+            f"With the database sharded over {w:,} machines and every query broadcast, the "
+            f"build and the refinement divide by the machines but the queries do not — each "
+            f"machine answers all {OTTO_FACES / 1e6:.0f} M queries on its shard "
+            f"({float(many['HNSW queries (h)']):,.1f} h each) — and the largest part is the {top_many}; "
+            "routing each query to the few shards that can hold its neighbours (an IVF-style "
+            "partition of the database) is what would make a cluster pay off."
         )
     if "exact search (h)" in table:
-        parts.append(
+        text.append(
             f"Exact search would take {float(one['exact search (h)']):,.0f} h on one machine "
-            f"and {float(table.iloc[-1]['exact search (h)']):,.1f} h on "
-            f"{int(table.iloc[-1]['machines']):,}."
+            f"and {float(many['exact search (h)']):,.1f} h on {w:,}."
         )
-    return " ".join(parts)
+    return " ".join(text)
 
 
 def _lead(results: Mapping[str, ScaleResult]) -> str | None:
@@ -404,18 +424,28 @@ def _lead(results: Mapping[str, ScaleResult]) -> str | None:
         return None
     small, large = rows["faces"].min(), rows["faces"].max()
     parts = []
+    grid = scale_rows(result)
+    grid = grid[(grid["choice"] == "grid best") & (grid["faces"] == large)]
     for method, sel in rows.groupby("method", sort=False):
         a = sel[sel["faces"] == small]["f1"]
         b = sel[sel["faces"] == large]["f1"]
         if len(a) and len(b):
-            parts.append(f"{method} {a.iloc[0]:.3f} → {b.iloc[0]:.3f}")
+            text = f"{method} {a.iloc[0]:.3f} → {b.iloc[0]:.3f}"
+            tuned = grid[grid["method"] == method]
+            if len(tuned) and tuned["f1"].iloc[0] > b.iloc[0] + 0.01:
+                point = json.loads(tuned["params"].iloc[0])
+                text += (
+                    f" at its all-LFW setting ({tuned['f1'].iloc[0]:.3f} re-tuned, t "
+                    f"{point['threshold']:g})"
+                )
+            parts.append(text)
     sizes = _main_sizes(result)
     top = sizes.sort_values("faces").iloc[-1]
     ro = rows[(rows["faces"] == large) & rows["method"].str.startswith("rank_order")]
     total = float((ro["search_s"] + ro["cluster_s"]).iloc[0]) if len(ro) else float("nan")
     return (
         f"Among {int(top['distractors']):,} simulated distractors ({model}), pairwise F1 on "
-        f"LFW's faces goes " + ", ".join(parts) + " (Otto et al.: 0.87 → 0.27 at 123 M real "
+        f"LFW's faces goes " + ", ".join(parts) + " (Otto et al.: 0.87 → 0.27 among 123 M real "
         f"ones); rank-order end to end takes {_seconds(total)} for {int(top['faces']):,} faces "
         f"on this machine, peak memory {float(top['peak_rss_bytes']) / 2**30:.1f} GB, lists' "
         f"recall@k {float(top['recall']):.3f}."

@@ -367,6 +367,11 @@ def run_scale(
         "check_identities": int(check_summary.attrs.get("identities", 0)),
         "check_faces": int(check_summary.attrs.get("faces", 0)),
         "distractor_identity_sizes": "drawn from the labelled set's identity sizes",
+        "components": settings.components,
+        "exact_max": settings.search.exact_max,
+        "hnsw_m": settings.search.hnsw_m,
+        "ef_search": settings.search.ef_search,
+        "refine_passes": settings.search.refine_passes,
     }
     return ScaleResult(
         pd.DataFrame(grid_rows), pd.DataFrame(size_rows), check, check_summary, facts
