@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         e = exact[0]
         print(
             f"at N={e[0]:,}: exact search {e[3]:.1f} s vs approximate {approx[0][3]:.1f} s "
-            f"({e[3] / approx[0][3]:.2f}x); exact extrapolated to {approx[-1][1]:,} faces "
+            f"(exact / approximate = {e[3] / approx[0][3]:.2f}); exact extrapolated to {approx[-1][1]:,} faces "
             f"(slope 2): {e[3] * (approx[-1][1] / e[1]) ** 2 / 60:.0f} min vs "
             f"{approx[-1][3] / 60:.1f} min measured"
         )

@@ -548,3 +548,14 @@ def _page(path: Path, title: str) -> None:
         f"</head><body><h1>{title}</h1></body></html>\n",
         encoding="utf-8",
     )
+
+
+def identity_blobs(n_id: int = 40, dim: int = 16, noise: float = 0.3, seed: int = 0):
+    """``(X, labels)``: identities of 1-6 faces around random centres, on the unit sphere
+    (float32, no exact ties), for the protocol tests of the otto and scale stages."""
+    rs = np.random.default_rng(seed)
+    sizes = rs.integers(1, 7, n_id)
+    labels = np.repeat([f"p{i:03d}" for i in range(n_id)], sizes)
+    centres = rs.normal(size=(n_id, dim))
+    X = centres[np.repeat(np.arange(n_id), sizes)] + noise * rs.normal(size=(sizes.sum(), dim))
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32), labels

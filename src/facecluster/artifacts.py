@@ -10,7 +10,7 @@ their typed readers and writers on these.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,35 @@ def read_json(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+#: The facts file of a folder of tables (:func:`write_tables`).
+FACTS_FILE = "facts.json"
+
+
+def write_tables(folder: str | Path, tables: Mapping[str, Any], facts: Mapping[str, Any]) -> Path:
+    """A folder of named tables (``<name>.parquet``, without the frames' ``attrs``) and
+    :data:`FACTS_FILE` (JSON, indent 1, keys sorted), each written atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        table = table.copy()
+        table.attrs = {}
+        with atomic_path(folder / f"{name}.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+    with atomic_path(folder / FACTS_FILE) as tmp:
+        tmp.write_text(json.dumps(dict(facts), indent=1, sort_keys=True), encoding="utf-8")
+    return folder
+
+
+def read_tables(folder: str | Path, names: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``({name: DataFrame}, facts)`` of a folder :func:`write_tables` wrote (the caller
+    checks that :data:`FACTS_FILE` exists, to name the stage that has not run)."""
+    import pandas as pd
+
+    folder = Path(folder)
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in names}
+    return tables, read_json(folder / FACTS_FILE)
 
 
 def write_npz(path: str | Path, arrays: Mapping[str, Any]) -> Path:

@@ -32,17 +32,11 @@ from facecluster.sweep.otto import (
     run_protocol,
     shuffled_orders,
 )
-from study_fixture import manifest_row
+from study_fixture import identity_blobs, manifest_row
 
 
 def _blobs(n_id: int = 40, dim: int = 16, noise: float = 0.3, seed: int = 0):
-    """Identities of 1-6 faces around random centres on the unit sphere (no exact ties)."""
-    rs = np.random.default_rng(seed)
-    sizes = rs.integers(1, 7, n_id)
-    labels = np.repeat([f"p{i:03d}" for i in range(n_id)], sizes)
-    centres = rs.normal(size=(n_id, dim))
-    X = centres[np.repeat(np.arange(n_id), sizes)] + noise * rs.normal(size=(sizes.sum(), dim))
-    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32), labels
+    return identity_blobs(n_id, dim, noise, seed)
 
 
 SMALL = {

@@ -35,6 +35,7 @@ from facecluster.sweep.distractors import (
     simulation_check,
 )
 from facecluster.sweep.scale import PeakMemory, fitted_slope, run_scale
+from study_fixture import identity_blobs
 
 
 def _model(dim: int = 6, spread_b: float = 0.02, spread_w: float = 0.005) -> IdentityModel:
@@ -48,12 +49,7 @@ def _model(dim: int = 6, spread_b: float = 0.02, spread_w: float = 0.005) -> Ide
 
 
 def _blobs(n_id: int = 60, dim: int = 16, noise: float = 0.3, seed: int = 0):
-    rs = np.random.default_rng(seed)
-    sizes = rs.integers(1, 7, n_id)
-    labels = np.repeat([f"p{i:03d}" for i in range(n_id)], sizes)
-    centres = rs.normal(size=(n_id, dim))
-    X = centres[np.repeat(np.arange(n_id), sizes)] + noise * rs.normal(size=(sizes.sum(), dim))
-    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32), labels
+    return identity_blobs(n_id, dim, noise, seed)
 
 
 # --------------------------------------------------------------------------------------------

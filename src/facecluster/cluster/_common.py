@@ -85,3 +85,11 @@ def edge_components(n, fi, fj):  # pragma: no cover - compiled
     for t in range(fi.shape[0]):
         uf_union_low(parent, fi[t], fj[t])
     return component_labels(parent)
+
+
+def csr_indptr(rows: np.ndarray, n: int) -> np.ndarray:
+    """The ``indptr`` of a CSR graph of ``n`` nodes whose edges, sorted by source, have the
+    sources ``rows``: ``indptr[i]:indptr[i + 1]`` are node ``i``'s edges."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return indptr

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from facecluster.cluster._common import first_seen_labels
+from facecluster.cluster._common import csr_indptr, first_seen_labels
 from facecluster.cluster._validation import (
     NON_NEGATIVE_INT,
     POSITIVE_REAL,
@@ -155,6 +155,18 @@ def _whispers(indptr, indices, n_iter: int, random_state: int | None) -> np.ndar
     return first_seen_labels(labels).astype(np.intp)
 
 
+def _checked(owner: str, thresholds, n_iter, random_state) -> tuple[list[float], int, int | None]:
+    """The thresholds, ``n_iter`` and ``random_state`` of a grid call, each checked against
+    the estimator's constraint (one ``ConstraintError`` naming the bad value)."""
+    rules = ChineseWhispers._parameter_constraints
+    ts = [
+        check_param(owner, f"thresholds[{i}]", t, rules["threshold"])
+        for i, t in enumerate(thresholds)
+    ]
+    n_iter = check_param(owner, "n_iter", n_iter, rules["n_iter"])
+    return ts, n_iter, check_param(owner, "random_state", random_state, rules["random_state"])
+
+
 def chinese_whispers_grid(
     X, thresholds: Sequence[float], *, n_iter: int = 100, random_state: int | None = None
 ) -> list[np.ndarray]:
@@ -177,14 +189,8 @@ def chinese_whispers_grid(
         ``labels[i] == ChineseWhispers(threshold=thresholds[i], n_iter=n_iter,
         random_state=random_state).fit(X).labels_`` (for an integer ``random_state``).
     """
-    owner, rules = "chinese_whispers_grid", ChineseWhispers._parameter_constraints
-    ts = [
-        check_param(owner, f"thresholds[{i}]", t, rules["threshold"])
-        for i, t in enumerate(thresholds)
-    ]
-    n_iter = check_param(owner, "n_iter", n_iter, rules["n_iter"])
-    random_state = check_param(owner, "random_state", random_state, rules["random_state"])
-    X = check_X(X, owner=owner)
+    ts, n_iter, random_state = _checked("chinese_whispers_grid", thresholds, n_iter, random_state)
+    X = check_X(X, owner="chinese_whispers_grid")
     if not ts:
         return []
     indptr, indices, d2 = _neighbour_graph(X, max(ts))
@@ -229,10 +235,7 @@ def _list_graph(lists: np.ndarray, d2: np.ndarray, t2: float, n: int):
     keep = (d2.ravel() < t2) & (a != b) & (b >= 0)
     a, b = a[keep], b[keep]
     keys = np.unique(np.concatenate([a * n + b, b * n + a]))
-    src, dst = keys // n, keys % n
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    return indptr, dst
+    return csr_indptr(keys // n, n), keys % n
 
 
 def chinese_whispers_from_lists(
@@ -254,13 +257,9 @@ def chinese_whispers_from_lists(
     the labels equal :func:`chinese_whispers_grid`'s; otherwise edges beyond the ``k``-th
     neighbour are missing (the price of not building an ``n²`` graph).
     """
-    owner, rules = "chinese_whispers_from_lists", ChineseWhispers._parameter_constraints
-    ts = [
-        check_param(owner, f"thresholds[{i}]", t, rules["threshold"])
-        for i, t in enumerate(thresholds)
-    ]
-    n_iter = check_param(owner, "n_iter", n_iter, rules["n_iter"])
-    random_state = check_param(owner, "random_state", random_state, rules["random_state"])
+    ts, n_iter, random_state = _checked(
+        "chinese_whispers_from_lists", thresholds, n_iter, random_state
+    )
     lists = np.asarray(lists, dtype=np.int64)
     d2 = np.asarray(d2, dtype=np.float64)
     if lists.ndim != 2 or lists.shape != d2.shape:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numba import njit, prange
 
+from facecluster.cluster._common import csr_indptr
 from facecluster.cluster.rank_order import _smallest_rows, exact_search
 
 if TYPE_CHECKING:
@@ -187,10 +188,7 @@ def _reverse(found: np.ndarray, width: int, cap: int) -> tuple[np.ndarray, np.nd
     start = np.searchsorted(c, np.arange(n + 1))
     pos = np.arange(len(c)) - start[c]
     keep = pos < cap
-    a, c = a[keep], c[keep]
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(c, minlength=n), out=ptr[1:])
-    return ptr, a
+    return csr_indptr(c[keep], n), a[keep]
 
 
 def refine_lists(

@@ -23,12 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from facecluster.artifacts import read_json, read_metrics_record, write_metrics
+from facecluster.artifacts import (
+    FACTS_FILE,
+    read_metrics_record,
+    read_tables,
+    write_metrics,
+    write_tables,
+)
 from facecluster.config import Params
 from facecluster.errors import UserError
-from facecluster.integrity import atomic_path
 from facecluster.paths import ProjectPaths
 from facecluster.stages import embed as embed_stage
 from facecluster.stages import faces as faces_stage
@@ -37,7 +41,6 @@ from facecluster.sweep.otto import OttoResult, timed_points
 log = logging.getLogger(__name__)
 
 TABLES = ("grid", "timing", "neighbours")
-FACTS = "facts.json"
 
 
 class OttoNotRunError(UserError, FileNotFoundError):
@@ -145,22 +148,17 @@ def _entry(point: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
 # writers and readers
 # --------------------------------------------------------------------------------------------
 def write_result(paths: ProjectPaths, model: str, result: OttoResult) -> None:
-    out = out_dir(paths, model)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in TABLES:
-        with atomic_path(out / f"{name}.parquet") as tmp:
-            getattr(result, name).to_parquet(tmp, index=False)
-    with atomic_path(out / FACTS) as tmp:
-        tmp.write_text(json.dumps(result.facts, indent=1, sort_keys=True), encoding="utf-8")
+    tables = {name: getattr(result, name) for name in TABLES}
+    write_tables(out_dir(paths, model), tables, result.facts)
 
 
 def read_result(paths: ProjectPaths, model: str) -> OttoResult:
     """What ``otto@<model>`` wrote (:class:`~facecluster.sweep.otto.OttoResult`)."""
     out = out_dir(paths, model)
-    if not (out / FACTS).is_file():
-        raise OttoNotRunError(f"{out / FACTS} not found; run `dvc repro otto@{model}` first")
-    tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
-    return OttoResult(**tables, facts=read_json(out / FACTS))
+    if not (out / FACTS_FILE).is_file():
+        raise OttoNotRunError(f"{out / FACTS_FILE} not found; run `dvc repro otto@{model}` first")
+    tables, facts = read_tables(out, TABLES)
+    return OttoResult(**tables, facts=facts)
 
 
 def read_metrics(paths: ProjectPaths, models: list[str]) -> dict[str, dict[str, Any]]:

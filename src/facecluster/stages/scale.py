@@ -25,10 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facecluster.artifacts import read_json, read_metrics_record, write_metrics
+from facecluster.artifacts import (
+    FACTS_FILE,
+    read_metrics_record,
+    read_tables,
+    write_metrics,
+    write_tables,
+)
 from facecluster.config import Params
 from facecluster.errors import UserError
-from facecluster.integrity import atomic_path
 from facecluster.paths import ProjectPaths
 from facecluster.stages import otto as otto_stage
 from facecluster.sweep.scale import ScaleResult
@@ -36,7 +41,6 @@ from facecluster.sweep.scale import ScaleResult
 log = logging.getLogger(__name__)
 
 TABLES = ("grid", "sizes", "check", "check_summary")
-FACTS = "facts.json"
 
 
 class ScaleNotRunError(UserError, FileNotFoundError):
@@ -171,24 +175,19 @@ def _score_entry(row: pd.Series) -> dict[str, Any]:
 # writers and readers
 # --------------------------------------------------------------------------------------------
 def write_result(paths: ProjectPaths, model: str, result: ScaleResult) -> None:
-    out = out_dir(paths, model)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in TABLES:
-        table = getattr(result, name).copy()
-        table.attrs = {}
-        with atomic_path(out / f"{name}.parquet") as tmp:
-            table.to_parquet(tmp, index=False)
-    with atomic_path(out / FACTS) as tmp:
-        tmp.write_text(json.dumps(result.facts, indent=1, sort_keys=True), encoding="utf-8")
+    tables = {name: getattr(result, name) for name in TABLES}
+    write_tables(out_dir(paths, model), tables, result.facts)
 
 
 def read_result(paths: ProjectPaths, model: str) -> ScaleResult:
     """What ``scale@<model>`` wrote (:class:`~facecluster.sweep.scale.ScaleResult`)."""
     out = out_dir(paths, model)
-    if not (out / FACTS).is_file():
-        raise ScaleNotRunError(f"{out / FACTS} not found; run `dvc repro scale@{model}` first")
-    tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
-    return ScaleResult(**tables, facts=read_json(out / FACTS))
+    if not (out / FACTS_FILE).is_file():
+        raise ScaleNotRunError(
+            f"{out / FACTS_FILE} not found; run `dvc repro scale@{model}` first"
+        )
+    tables, facts = read_tables(out, TABLES)
+    return ScaleResult(**tables, facts=facts)
 
 
 def read_metrics(paths: ProjectPaths, models: list[str]) -> dict[str, dict[str, Any]]:
