@@ -191,24 +191,23 @@ def _scores(labels: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 def _recall(X: np.ndarray, lists: np.ndarray, n: int, seed: int, queries: int) -> dict[str, Any]:
     """recall@k of ``lists`` (self excluded) against exact lists of random rows."""
-    from facecluster.cluster.rank_order import _put_self_first
     from facecluster.cluster.search import exact_rows, recall_at_k
 
     rows = np.sort(rng(seed, "scale", "recall", n).choice(len(X), min(queries, len(X)), False))
     k = lists.shape[1] - 1
     t0 = perf_counter()
     _, found = exact_rows(X, rows, k + 1)
-    exact = _put_self_first_rows(found, rows, k, _put_self_first)
+    exact = _put_self_first_rows(found, rows, k)
     return {
         "recall_queries": int(len(rows)),
         "recall": recall_at_k(lists[rows, 1:], exact[:, 1:]),
         "recall_s": perf_counter() - t0,
-        "_exact_rows": (rows, exact),
     }
 
 
-def _put_self_first_rows(found, rows, k, put):
-    """:func:`_put_self_first` for result rows of given query ``rows`` (not ``0..m``)."""
+def _put_self_first_rows(found: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """The lists :func:`~facecluster.cluster.rank_order.top_k_lists` would hold for the
+    query ``rows`` (each row: the query, then its ``k`` nearest others) from their results."""
     relabel = np.where(found == rows[:, None], -2, found)  # self -> a marker
     lists = np.empty((len(rows), k + 1), dtype=np.int64)
     lists[:, 0] = rows
@@ -288,7 +287,6 @@ def run_scale(
         with PeakMemory() as mem:
             lists, d2, rec = search_lists(Xall, k_list, settings, exact=exact, client=client)
             rec.update(_recall(Xall, lists, n_d, seed, settings.search.recall_queries))
-            rec.pop("_exact_rows")
             log.info(
                 "scale N=%d: %s search of %d faces in %.1f s, recall@%d %.4f",
                 n_d, rec["search"], n, rec["search_s"], lists.shape[1] - 1, rec["recall"],
