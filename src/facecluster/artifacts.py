@@ -127,12 +127,16 @@ def write_tables(folder: str | Path, tables: Mapping[str, Any], facts: Mapping[s
     return folder
 
 
-def read_tables(folder: str | Path, names: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``({name: DataFrame}, facts)`` of a folder :func:`write_tables` wrote (the caller
-    checks that :data:`FACTS_FILE` exists, to name the stage that has not run)."""
+def read_tables(
+    folder: str | Path, names: Sequence[str], *, stage: str, missing: type[Exception]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``({name: DataFrame}, facts)`` of a folder :func:`write_tables` wrote; raises
+    ``missing`` (naming ``dvc repro <stage>``) when its :data:`FACTS_FILE` is absent."""
     import pandas as pd
 
     folder = Path(folder)
+    if not (folder / FACTS_FILE).is_file():
+        raise missing(f"{folder / FACTS_FILE} not found; run `dvc repro {stage}` first")
     tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in names}
     return tables, read_json(folder / FACTS_FILE)
 

@@ -252,14 +252,15 @@ def test_run_scale_scores_the_labelled_faces_only():
     }
     result = run_scale(X, labels, settings, best, seed=2, key=("scale", "m"))
     sizes, grid = result.sizes, result.grid
-    main = sizes[sizes["role"].isna()] if "role" in sizes else sizes
+    main = result.main_sizes
+    assert set(sizes["role"]) == {"main", "baseline"}
     assert main["distractors"].tolist() == [0, 300, 900]
     assert main["faces"].tolist() == [len(X), len(X) + 300, len(X) + 900]
     # exact up to exact_max (recall 1), HNSW above; the baseline adds an exact search
     assert main["search"].tolist() == ["exact", "exact", "hnsw"]
     assert main["recall"].iloc[:2].tolist() == [1.0, 1.0]
     assert 0.5 < main["recall"].iloc[2] <= 1.0
-    base = sizes[sizes.get("role") == "baseline"]
+    base = result.baseline_sizes
     assert base["search"].tolist() == ["exact"] and base["distractors"].tolist() == [900]
     assert (grid["n_true_clusters"] == len(set(labels))).all()  # distractors never scored
     assert (grid["clusters_all"] >= grid["n_clusters"]).all()

@@ -27,10 +27,10 @@ notebooks and their HTML) is read: the report links to those pages without openi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -287,6 +287,25 @@ def read_results_tables(
     results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     log.info("read results: %s", status[["dataset", "model", "status", "rows"]].to_dict("records"))
     return results, status
+
+
+T = TypeVar("T")
+
+
+def read_per_model(
+    read: Callable[[ProjectPaths, str], T], paths: ProjectPaths, models: Sequence[str]
+) -> tuple[dict[str, T], tuple[str, ...]]:
+    """``({model: read(paths, model)}, missing)``: the outputs of the models whose stage has
+    run, and, in order, those whose reader raised its stage's not-run error (a
+    :class:`FileNotFoundError`)."""
+    out: dict[str, T] = {}
+    missing = []
+    for model in models:
+        try:
+            out[model] = read(paths, model)
+        except FileNotFoundError:
+            missing.append(model)
+    return out, tuple(missing)
 
 
 def read_faces_summaries(

@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter
 from pandas.io.formats.style import Styler
 
 from facecluster.paths import ProjectPaths
+from facecluster.report.inputs import read_per_model
 from facecluster.report.plots import MARKERS, series_style
 from facecluster.report.tables import load_reference, setting_label, style_table
 from facecluster.stages import otto as otto_stage
@@ -384,15 +385,9 @@ def otto_section(
     timing_k: int,
 ) -> OttoSection:
     """The section from the otto stage's outputs of ``models`` (those that ran)."""
-    results: dict[str, OttoResult] = {}
-    missing = []
-    for model in models:
-        try:
-            results[model] = otto_stage.read_result(paths, model)
-        except otto_stage.OttoNotRunError:
-            missing.append(model)
+    results, missing = read_per_model(otto_stage.read_result, paths, models)
     if not results:
-        return OttoSection(dataset=dataset, missing=tuple(missing))
+        return OttoSection(dataset=dataset, missing=missing)
     machines = {m: _machine(r.facts) for m, r in results.items()}
     best = best_rows(results)
     return OttoSection(
@@ -410,5 +405,5 @@ def otto_section(
         explanation=_explanation(results, best, timing_k),
         orders=_orders(results),
         lead=_lead(best, dataset, int(next(iter(results.values())).facts["faces"])),
-        missing=tuple(missing),
+        missing=missing,
     )

@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter
 from pandas.io.formats.style import Styler
 
 from facecluster.paths import ProjectPaths
+from facecluster.report.inputs import read_per_model
 from facecluster.report.plots import series_style
 from facecluster.report.tables import load_reference, style_table
 from facecluster.stages import scale as scale_stage
@@ -53,21 +54,13 @@ class ScaleSection:
     missing: tuple[str, ...] = ()
 
 
-def _main_sizes(result: ScaleResult) -> pd.DataFrame:
-    s = result.sizes
-    return s[s["role"].isna()] if "role" in s else s
-
-
 def scale_rows(result: ScaleResult) -> pd.DataFrame:
     """One row per size × shown setting: each method at its all-LFW best (``best``) and at
     its best on this size's grid (``grid best``), rank-order also on exact lists at the
     baseline size; scores, the lists' search and recall, the times and peak memory."""
     g = result.grid
-    sizes = result.sizes.copy()
-    if "role" not in sizes:
-        sizes["role"] = np.nan
     rows = []
-    for size in sizes.to_dict("records"):
+    for size in result.sizes.to_dict("records"):
         n_d = int(size["distractors"])
         at = g[g["distractors"] == n_d]
         baseline = size["role"] == "baseline"
@@ -114,8 +107,8 @@ def _seconds(s: float) -> str:
     return f"{m}:{sec:02d}"
 
 
-def display_table(result: ScaleResult) -> pd.DataFrame:
-    rows = scale_rows(result)
+def display_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The section's table of :func:`scale_rows`' rows, formatted."""
     out = []
     for r in rows.itertuples():
         point = json.loads(r.params)
@@ -141,16 +134,15 @@ def display_table(result: ScaleResult) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def f1_figure(results: Mapping[str, ScaleResult]) -> Figure:
+def f1_figure(rows_by_model: Mapping[str, pd.DataFrame]) -> Figure:
     """Pairwise F1 on the labelled faces against the collection's size (log x), per model
-    and method at its all-LFW best setting (solid) and its grid best (dotted), with Otto et
-    al.'s published points."""
+    (its :func:`scale_rows`) and method at its all-LFW best setting (solid) and its grid best
+    (dotted), with Otto et al.'s published points."""
     fig = Figure(figsize=(9.5, 3.6), layout="constrained")
     ax = fig.subplots()
-    methods = sorted({m for r in results.values() for m in scale_rows(r)["method"]})
+    methods = sorted({m for rows in rows_by_model.values() for m in rows["method"]})
     style = series_style(methods)
-    for model, result in results.items():
-        rows = scale_rows(result)
+    for model, rows in rows_by_model.items():
         rows = rows[rows["choice"] != "best, exact lists"]
         for method in methods:
             colour, marker = style[method]
@@ -158,7 +150,7 @@ def f1_figure(results: Mapping[str, ScaleResult]) -> Figure:
                 sel = rows[(rows["method"] == method) & (rows["choice"] == choice)]
                 if sel.empty:
                     continue
-                label = f"{method}, {choice}" + (f" ({model})" if len(results) > 1 else "")
+                label = f"{method}, {choice}" + (f" ({model})" if len(rows_by_model) > 1 else "")
                 ax.plot(sel["faces"], sel["f1"], ls=ls, color=colour, marker=marker, ms=4,
                         lw=1.3, label=label)  # fmt: skip
     ref = load_reference("rank_order_scale.csv")
@@ -180,14 +172,14 @@ def _slope_label(n: np.ndarray, s: np.ndarray) -> str:
     return f"slope {slope:.2f}" if np.isfinite(slope) else "slope –"
 
 
-def cost_figure(result: ScaleResult) -> Figure:
+def cost_figure(result: ScaleResult, rows: pd.DataFrame) -> Figure:
     """Left: time against faces (log-log): the neighbour search, the rank-order clustering at
-    the all-LFW best setting, their sum, and the exact search at the baseline size; the
-    slope between the two largest sizes in the legend.  Right: peak memory."""
+    the all-LFW best setting (from ``result``'s :func:`scale_rows`), their sum, and the exact
+    search at the baseline size; the slope between the two largest sizes in the legend.
+    Right: peak memory."""
     fig = Figure(figsize=(9.5, 3.4), layout="constrained")
     left, right = fig.subplots(1, 2)
-    sizes = _main_sizes(result).sort_values("faces")
-    rows = scale_rows(result)
+    sizes = result.main_sizes.sort_values("faces")
     ro = rows[(rows["method"].str.startswith("rank_order")) & (rows["choice"] == "all-LFW best")]
     ro = ro.drop_duplicates("faces").sort_values("faces")
     n = sizes["faces"].to_numpy(float)
@@ -199,11 +191,9 @@ def cost_figure(result: ScaleResult) -> Figure:
     ]  # fmt: skip
     for label, x, y, ls, marker in series:
         left.plot(x, y, ls=ls, marker=marker, ms=4, label=f"{label} ({_slope_label(x, y)})")
-    exact = (
-        result.sizes[result.sizes.get("role") == "baseline"] if "role" in result.sizes else None
-    )
+    exact = result.baseline_sizes
     exact_n = sizes[sizes["search"] != "hnsw"]
-    if exact is not None and len(exact):
+    if len(exact):
         xs = np.concatenate([exact_n["faces"].to_numpy(float), exact["faces"].to_numpy(float)])
         ys = np.concatenate(
             [exact_n["search_s"].to_numpy(float), exact["search_s"].to_numpy(float)]
@@ -257,9 +247,13 @@ def _fit(n: np.ndarray, s: np.ndarray) -> tuple[float, float]:
 
 
 def estimate_table(
-    result: ScaleResult, target: int = OTTO_FACES, workers: Sequence[int] = WORKERS
+    result: ScaleResult,
+    rows: pd.DataFrame,
+    target: int = OTTO_FACES,
+    workers: Sequence[int] = WORKERS,
 ) -> pd.DataFrame:
-    """Hours for ``target`` faces on ``W`` machines like this one, from the measured growth.
+    """Hours for ``target`` faces on ``W`` machines like this one, from the growth measured
+    in ``result`` (``rows``: its :func:`scale_rows`).
 
     * HNSW, database sharded, queries broadcast: each machine builds the graph of its
       ``target / W`` faces and answers *every* query on it — build ``a_b (target/W)^b_b``,
@@ -272,9 +266,8 @@ def estimate_table(
       times the shard's faces.
     The merge of the shards' lists and the network are not measured, nor counted.
     """
-    sizes = _main_sizes(result)
+    sizes = result.main_sizes
     hnsw = sizes[sizes["search"] == "hnsw"]
-    rows = scale_rows(result)
     ro = rows[(rows["method"].str.startswith("rank_order")) & (rows["choice"] == "all-LFW best")]
     ro = ro.drop_duplicates("faces")
     out = []
@@ -283,7 +276,7 @@ def estimate_table(
         a_b, b_b = _fit(hnsw["faces"], hnsw["build_s"])
         per_query = hnsw["query_s"] / hnsw["faces"]
         a_q, b_q = _fit(hnsw["faces"], per_query)
-    base = result.sizes[result.sizes.get("role") == "baseline"] if "role" in result.sizes else []
+    base = result.baseline_sizes
     a_c, b_c = _fit(ro["faces"], ro["cluster_s"]) if len(ro) else (np.nan, 1.0)
     by_n = sizes.sort_values("faces")
     n_hi, n_lo = float(by_n["faces"].iloc[-1]), float(by_n["faces"].iloc[0])
@@ -324,7 +317,7 @@ def _estimate_styler(table: pd.DataFrame) -> Styler:
 
 def _facts(result: ScaleResult) -> str:
     f = result.facts
-    sizes = _main_sizes(result)
+    sizes = result.main_sizes
     largest = sizes.sort_values("faces").iloc[-1]
     return (
         f"**The collection**: the {f['labelled_faces']:,} labelled faces of `{f['dataset']}` "
@@ -416,16 +409,14 @@ def _estimate_text(table: pd.DataFrame, result: ScaleResult) -> str:
     return " ".join(text)
 
 
-def _lead(results: Mapping[str, ScaleResult]) -> str | None:
-    model, result = next(iter(results.items()))
-    rows = scale_rows(result)
-    rows = rows[rows["choice"] == "all-LFW best"]
+def _lead(model: str, result: ScaleResult, all_rows: pd.DataFrame) -> str | None:
+    """The section's sentence on ``model`` (``all_rows``: its :func:`scale_rows`)."""
+    rows = all_rows[all_rows["choice"] == "all-LFW best"]
     if rows.empty:
         return None
     small, large = rows["faces"].min(), rows["faces"].max()
     parts = []
-    grid = scale_rows(result)
-    grid = grid[(grid["choice"] == "grid best") & (grid["faces"] == large)]
+    grid = all_rows[(all_rows["choice"] == "grid best") & (all_rows["faces"] == large)]
     for method, sel in rows.groupby("method", sort=False):
         a = sel[sel["faces"] == small]["f1"]
         b = sel[sel["faces"] == large]["f1"]
@@ -439,7 +430,7 @@ def _lead(results: Mapping[str, ScaleResult]) -> str | None:
                     f"{point['threshold']:g})"
                 )
             parts.append(text)
-    sizes = _main_sizes(result)
+    sizes = result.main_sizes
     top = sizes.sort_values("faces").iloc[-1]
     ro = rows[(rows["faces"] == large) & rows["method"].str.startswith("rank_order")]
     total = float((ro["search_s"] + ro["cluster_s"]).iloc[0]) if len(ro) else float("nan")
@@ -454,27 +445,24 @@ def _lead(results: Mapping[str, ScaleResult]) -> str | None:
 
 def scale_section(models: Sequence[str], paths: ProjectPaths) -> ScaleSection:
     """The section from the scale stage's outputs of ``models`` (those that ran)."""
-    results: dict[str, ScaleResult] = {}
-    missing = []
-    for model in models:
-        try:
-            results[model] = scale_stage.read_result(paths, model)
-        except scale_stage.ScaleNotRunError:
-            missing.append(model)
+    results, missing = read_per_model(scale_stage.read_result, paths, models)
     if not results:
-        return ScaleSection(missing=tuple(missing))
-    first = next(iter(results.values()))
-    estimate = estimate_table(first)
+        return ScaleSection(missing=missing)
+    rows = {m: scale_rows(r) for m, r in results.items()}
+    first_model, first = next(iter(results.items()))
+    estimate = estimate_table(first, rows[first_model])
     return ScaleSection(
         results=results,
         table=style_table(
-            pd.concat([display_table(r).assign(model=m) for m, r in results.items()]).pipe(
+            pd.concat([display_table(r).assign(model=m) for m, r in rows.items()]).pipe(
                 lambda t: t if len(results) > 1 else t.drop(columns="model")
             ),
             wrap=["setting", "method"],
         ).hide(axis="index"),
-        f1_figure=f1_figure(results),
-        cost_figures=tuple((f"time and memory, {m}", cost_figure(r)) for m, r in results.items()),
+        f1_figure=f1_figure(rows),
+        cost_figures=tuple(
+            (f"time and memory, {m}", cost_figure(r, rows[m])) for m, r in results.items()
+        ),
         check_figures=tuple(
             (f"simulation check, {m}", check_figure(r)) for m, r in results.items()
         ),
@@ -482,6 +470,6 @@ def scale_section(models: Sequence[str], paths: ProjectPaths) -> ScaleSection:
         estimate=_estimate_styler(estimate),
         estimate_text=_estimate_text(estimate, first),
         facts=_facts(first),
-        lead=_lead(results),
-        missing=tuple(missing),
+        lead=_lead(first_model, first, rows[first_model]),
+        missing=missing,
     )

@@ -11,7 +11,9 @@ intro                     :func:`overview_section`     :class:`Overview`
 5. embedding maps         :func:`maps_section`         :class:`Maps`
 6. error galleries        :func:`facecluster.report.gallery_section.galleries_section`
 7. statistics             :func:`statistics_section`   :class:`Statistics`
-8. reproduction notes     :func:`facecluster.report.notes.reproduction_notes`
+8. Otto et al.'s protocol :func:`facecluster.report.otto.otto_section`
+9. a million faces        :func:`facecluster.report.scale.scale_section`
+10. reproduction notes    :func:`facecluster.report.notes.reproduction_notes`
 ========================  ===========================  =========================================
 
 :func:`facecluster.report.study.build_study_report` calls them in turn; none writes a file.

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from facecluster.artifacts import (
-    FACTS_FILE,
     read_metrics_record,
     read_tables,
     write_metrics,
@@ -154,10 +153,9 @@ def write_result(paths: ProjectPaths, model: str, result: OttoResult) -> None:
 
 def read_result(paths: ProjectPaths, model: str) -> OttoResult:
     """What ``otto@<model>`` wrote (:class:`~facecluster.sweep.otto.OttoResult`)."""
-    out = out_dir(paths, model)
-    if not (out / FACTS_FILE).is_file():
-        raise OttoNotRunError(f"{out / FACTS_FILE} not found; run `dvc repro otto@{model}` first")
-    tables, facts = read_tables(out, TABLES)
+    tables, facts = read_tables(
+        out_dir(paths, model), TABLES, stage=f"otto@{model}", missing=OttoNotRunError
+    )
     return OttoResult(**tables, facts=facts)
 
 

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from facecluster.artifacts import (
-    FACTS_FILE,
     read_metrics_record,
     read_tables,
     write_metrics,
@@ -121,10 +120,9 @@ def metrics_record(result: ScaleResult) -> dict[str, Any]:
         for kind in check.index
     }
     grid = result.grid
-    for size in result.sizes.to_dict("records"):
+    baseline = result.baseline_sizes.set_index("distractors")
+    for size in result.main_sizes.to_dict("records"):
         n_d = int(size["distractors"])
-        if size.get("role") == "baseline":
-            continue
         entry: dict[str, Any] = {
             "faces": int(size["faces"]),
             "recall": _round(size["recall"], 4),
@@ -132,8 +130,10 @@ def metrics_record(result: ScaleResult) -> dict[str, Any]:
             "peak_memory_gb": _round(size["peak_rss_bytes"] / 2**30, 3),
         }
         seconds = {"search": _round(size["search_s"], 3)}
-        at = grid[(grid["distractors"] == n_d) & (grid["role"] != "baseline")]
-        for (method, variant), part in at.groupby(["method", "variant"], sort=False):
+        at = grid[grid["distractors"] == n_d]
+        for (method, variant), part in at[at["role"] != "baseline"].groupby(
+            ["method", "variant"], sort=False
+        ):
             name = method if not variant else f"{method}_{variant}"
             best = part[part["role"] == "best"]
             if len(best):
@@ -145,19 +145,10 @@ def metrics_record(result: ScaleResult) -> dict[str, Any]:
                     )
             top = part.sort_values("pairwise_f1", ascending=False, kind="stable").iloc[0]
             entry[f"{name}_grid"] = _score_entry(top)
-        base = (
-            result.sizes[
-                (result.sizes["distractors"] == n_d) & (result.sizes.get("role") == "baseline")
-            ]
-            if "role" in result.sizes
-            else result.sizes.iloc[0:0]
-        )
-        if len(base):
-            seconds["exact_search"] = _round(base.iloc[0]["search_s"], 3)
-            for row in grid[
-                (grid["distractors"] == n_d) & (grid["role"] == "baseline")
-            ].itertuples():
-                entry[f"rank_order_{row.variant}_exact"] = _score_entry(pd.Series(row._asdict()))
+        if n_d in baseline.index:
+            seconds["exact_search"] = _round(baseline.loc[n_d, "search_s"], 3)
+            for _, row in at[at["role"] == "baseline"].iterrows():
+                entry[f"rank_order_{row['variant']}_exact"] = _score_entry(row)
         entry["seconds"] = seconds
         record[f"n_{n_d}"] = entry
     return record
@@ -181,12 +172,9 @@ def write_result(paths: ProjectPaths, model: str, result: ScaleResult) -> None:
 
 def read_result(paths: ProjectPaths, model: str) -> ScaleResult:
     """What ``scale@<model>`` wrote (:class:`~facecluster.sweep.scale.ScaleResult`)."""
-    out = out_dir(paths, model)
-    if not (out / FACTS_FILE).is_file():
-        raise ScaleNotRunError(
-            f"{out / FACTS_FILE} not found; run `dvc repro scale@{model}` first"
-        )
-    tables, facts = read_tables(out, TABLES)
+    tables, facts = read_tables(
+        out_dir(paths, model), TABLES, stage=f"scale@{model}", missing=ScaleNotRunError
+    )
     return ScaleResult(**tables, facts=facts)
 
 

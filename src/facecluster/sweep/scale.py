@@ -57,7 +57,8 @@ class ScaleResult:
     ``grid``: one row per (distractors, method, variant, params, lists) with the scores of
     :data:`~facecluster.sweep.otto.SCORES` on the labelled faces and ``cluster_s``;
     ``sizes``: one row per (distractors, search) with the search's times, recall and the
-    peak memory; ``check`` / ``check_summary``: the simulation check's distances and
+    peak memory, ``role`` ``main`` (the lists the grid was scored on) or ``baseline`` (the
+    exact search at ``scale.baseline``); ``check`` / ``check_summary``: the simulation check's distances and
     per-kind summary; ``facts``: the set, the model and how it was run.
     """
 
@@ -66,6 +67,16 @@ class ScaleResult:
     check: pd.DataFrame
     check_summary: pd.DataFrame
     facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def main_sizes(self) -> pd.DataFrame:
+        """The rows of ``sizes`` whose lists the grid was scored on (one per size)."""
+        return self.sizes[self.sizes["role"] == "main"]
+
+    @property
+    def baseline_sizes(self) -> pd.DataFrame:
+        """The exact baseline search's row of ``sizes`` (none when it did not run)."""
+        return self.sizes[self.sizes["role"] == "baseline"]
 
 
 class PeakMemory:
@@ -291,41 +302,30 @@ def run_scale(
                 "scale N=%d: %s search of %d faces in %.1f s, recall@%d %.4f",
                 n_d, rec["search"], n, rec["search_s"], lists.shape[1] - 1, rec["recall"],
             )  # fmt: skip
-            lists_name = rec["search"]
             for variant in settings.variants:
                 mutual = VARIANTS[variant]
                 c0 = perf_counter()
                 by_pair = rank_order_from_lists(lists, ks, thresholds, mutual=mutual)
-                grid_s = perf_counter() - c0
-                for (k, t), lab in by_pair.items():
-                    point = {"k": int(k), "threshold": float(t)}
-                    grid_rows.append(
-                        {
-                            **base,
-                            "method": "rank_order",
-                            "variant": variant,
-                            "params": canonical_params(point),
-                            **point,
-                            "lists": lists_name,
-                            "role": "best" if ro_best.get(variant) == (k, t) else "grid",
-                            **_scores(labels, lab),
-                            "clusters_all": int(lab.max()) + 1,
-                            "cluster_s": np.nan,
-                        }
-                    )
-                if variant in ro_best:  # the best setting alone: its clustering time
-                    kb, tb = ro_best[variant]
+                log.info("scale N=%d rank-order %s: grid in %.1f s", n_d, variant,
+                         perf_counter() - c0)  # fmt: skip
+                timed = {}
+                if variant in ro_best:  # the best setting alone (after the grid, warm): its time
                     c0 = perf_counter()
-                    rank_order_from_lists(lists, [kb], [tb], mutual=mutual)
-                    grid_rows[-len(by_pair) + list(by_pair).index((kb, tb))]["cluster_s"] = (
-                        perf_counter() - c0
-                    )
-                log.info("scale N=%d rank-order %s: grid in %.1f s", n_d, variant, grid_s)
+                    rank_order_from_lists(lists, [ro_best[variant][0]], [ro_best[variant][1]],
+                                          mutual=mutual)  # fmt: skip
+                    timed[ro_best[variant]] = perf_counter() - c0
+                for (k, t), lab in by_pair.items():
+                    grid_rows.append(_row(
+                        base, "rank_order", variant, {"k": int(k), "threshold": float(t)},
+                        rec["search"], "best" if (k, t) in timed else "grid", labels, lab,
+                        timed.get((k, t), np.nan),
+                    ))  # fmt: skip
             if cw:
                 c0 = perf_counter()
                 sub = np.ascontiguousarray(lists[:, 1 : cw.k + 1])
                 cw_d2 = list_distances(Xall, sub)
                 graph_s = perf_counter() - c0
+                best_t = best.get("chinese_whispers", {}).get("threshold")
                 for t in cw_ts:
                     c0 = perf_counter()
                     lab = chinese_whispers_from_lists(
@@ -335,28 +335,18 @@ def run_scale(
                         n_iter=cw.n_iter,
                         random_state=random_state(seed, "scale", "chinese_whispers"),
                     )[0]
-                    point = {"k": cw.k, "threshold": float(t), "n_iter": cw.n_iter}
-                    best_t = best.get("chinese_whispers", {}).get("threshold")
-                    grid_rows.append(
-                        {
-                            **base,
-                            "method": "chinese_whispers",
-                            "variant": "",
-                            "params": canonical_params(point),
-                            "k": cw.k,
-                            "threshold": float(t),
-                            "lists": lists_name,
-                            "role": "best" if best_t is not None and t == best_t else "grid",
-                            **_scores(labels, lab),
-                            "clusters_all": int(lab.max()) + 1,
-                            "cluster_s": graph_s + perf_counter() - c0,
-                        }
-                    )
-        size_rows.append(
-            {**base, **rec, "generate_s": gen_s, "peak_rss_bytes": int(mem.peak_bytes)}
-        )
+                    grid_rows.append(_row(
+                        base, "chinese_whispers", "",
+                        {"k": cw.k, "threshold": float(t), "n_iter": cw.n_iter}, rec["search"],
+                        "best" if best_t is not None and t == best_t else "grid", labels, lab,
+                        graph_s + perf_counter() - c0,
+                    ))  # fmt: skip
+        size_rows.append({**base, **rec, "role": "main", "generate_s": gen_s,
+                          "peak_rss_bytes": int(mem.peak_bytes)})  # fmt: skip
         if settings.baseline is not None and n_d == settings.baseline and not exact:
-            grid_rows += _baseline(Xall, labels, base, ro_best, settings, size_rows, client)
+            rows, size_row = _baseline(Xall, labels, base, ro_best, settings, client)
+            grid_rows += rows
+            size_rows.append(size_row)
         del Xall, lists, d2
     facts = {
         "labelled_faces": int(n_lab),
@@ -376,9 +366,44 @@ def run_scale(
     )
 
 
-def _baseline(Xall, labels, base, ro_best, settings, size_rows, client) -> list[dict[str, Any]]:
-    """The exact search at the baseline ``N``: its time (a row of ``sizes``) and the best
-    rank-order settings scored on its lists (rows of ``grid`` with ``lists`` exact)."""
+def _row(
+    base: Mapping[str, int],
+    method: str,
+    variant: str,
+    point: Mapping[str, Any],
+    lists: str,
+    role: str,
+    labels: np.ndarray,
+    pred: np.ndarray,
+    cluster_s: float,
+) -> dict[str, Any]:
+    """One row of ``grid``: a clustering ``pred`` of the whole collection at ``point``,
+    scored on the labelled faces."""
+    return {
+        **base,
+        "method": method,
+        "variant": variant,
+        "params": canonical_params(dict(point)),
+        "k": int(point["k"]),
+        "threshold": float(point["threshold"]),
+        "lists": lists,
+        "role": role,
+        **_scores(labels, pred),
+        "clusters_all": int(pred.max()) + 1,
+        "cluster_s": cluster_s,
+    }
+
+
+def _baseline(
+    Xall: np.ndarray,
+    labels: np.ndarray,
+    base: Mapping[str, int],
+    ro_best: Mapping[str, tuple[int, float]],
+    settings: ScaleSettings,
+    client: Client | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The exact search at the baseline ``N``: the best rank-order settings scored on its
+    lists (rows of ``grid``, ``role`` baseline) and its time (a row of ``sizes``)."""
     from facecluster.cluster.rank_order import rank_order_from_lists
 
     rows = []
@@ -391,22 +416,8 @@ def _baseline(Xall, labels, base, ro_best, settings, size_rows, client) -> list[
         for variant, (kb, tb) in ro_best.items():
             c0 = perf_counter()
             lab = rank_order_from_lists(lists, [kb], [tb], mutual=VARIANTS[variant])[(kb, tb)]
-            point = {"k": kb, "threshold": tb}
-            rows.append(
-                {
-                    **base,
-                    "method": "rank_order",
-                    "variant": variant,
-                    "params": canonical_params(point),
-                    **point,
-                    "lists": rec["search"],
-                    "role": "baseline",
-                    **_scores(labels, lab),
-                    "clusters_all": int(lab.max()) + 1,
-                    "cluster_s": perf_counter() - c0,
-                }
-            )
-    size_rows.append(
-        {**base, **rec, "recall": 1.0, "role": "baseline", "peak_rss_bytes": int(mem.peak_bytes)}
-    )
-    return rows
+            rows.append(_row(base, "rank_order", variant, {"k": kb, "threshold": tb},
+                             rec["search"], "baseline", labels, lab, perf_counter() - c0))  # fmt: skip
+    size_row = {**base, **rec, "recall": 1.0, "role": "baseline",
+                "peak_rss_bytes": int(mem.peak_bytes)}  # fmt: skip
+    return rows, size_row
