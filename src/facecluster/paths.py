@@ -44,6 +44,15 @@ class ProjectPaths:
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.root / p)
 
+    def shown(self, path: Path | str) -> str:
+        """``path`` as results name it: relative to the project root when inside it (the
+        same on every machine), else as it is."""
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(p)
+
     @property
     def data(self) -> Path:
         return self.root / "data"

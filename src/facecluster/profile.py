@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ __all__ = ["PROFILES_DIR", "make_profile", "read_profile"]
 
 PROFILES_DIR = "profiles"
 #: What the copy holds of the project (the rest, data/ and reports/, it makes itself).
-_COPIED = ("dvc.yaml", "notebooks", "src", ".dvcignore")
+_COPIED = ("dvc.yaml", "notebooks", "src", ".dvcignore", ".gitignore")
 
 
 def read_profile(root: Path, name: str) -> dict[str, Any]:
@@ -60,13 +61,20 @@ def _absolute_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
 
 
 def make_profile(
-    root: str | Path, name: str, out: str | Path, *, cache: str | Path | None = None
+    root: str | Path,
+    name: str,
+    out: str | Path,
+    *,
+    cache: str | Path | None = None,
+    scm: bool = False,
 ) -> Path:
     """Write the profile ``name`` of the project at ``root`` as a DVC project in ``out``.
 
     Returns ``out``.  ``out`` is created or refreshed (its data, reports and ``dvc.lock`` are
     kept, so a second ``dvc repro`` there re-runs only what changed).  ``cache``: the DVC
-    cache it uses (default the study's, ``<root>/.dvc/cache``).
+    cache it uses (default the study's, ``<root>/.dvc/cache``).  ``scm``: make ``out`` a git
+    repository of its own (``git init``; the project's ``.gitignore`` is copied either way),
+    which ``dvc exp run`` needs; by default it is a DVC project without git (``no_scm``).
     """
     root, out = Path(root).resolve(), Path(out).resolve()
     cache = Path(cache).resolve() if cache is not None else root / ".dvc" / "cache"
@@ -95,8 +103,12 @@ def make_profile(
     )
     dvc = out / ".dvc"
     dvc.mkdir(exist_ok=True)
+    (dvc / ".gitignore").write_text("/config.local\n/tmp\n/cache\n", encoding="utf-8")
+    if scm and not (out / ".git").exists():
+        subprocess.run(["git", "init", "-q", str(out)], check=True)
     (dvc / "config").write_text(
-        "[core]\n    no_scm = true\n    analytics = false\n    autostage = false\n"
+        f"[core]\n    no_scm = {str(not scm).lower()}\n    analytics = false\n"
+        "    autostage = false\n"
         f'[cache]\n    dir = {cache}\n    type = "reflink,hardlink,copy"\n',
         encoding="utf-8",
     )

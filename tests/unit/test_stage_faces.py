@@ -98,6 +98,19 @@ def test_empty_folder_is_skipped_plainly(project_root, tmp_path):
     assert paths.manifest("personal").is_file()
     again = faces_stage.read_summary(paths, "personal")
     assert again.skipped and again.skip_reason == result.skip_reason
+    assert result.skip_reason == f"no images found in {folder}"  # outside the project
+
+
+def test_skip_reason_names_a_folder_inside_the_project_relative_to_its_root(
+    project_root, tmp_path
+):
+    """A skip reason is a metric: the same on every machine that clones the project."""
+    paths = ProjectPaths(tmp_path / "proj")
+    folder = paths.root / "data" / "raw" / "personal"
+    folder.mkdir(parents=True)
+    result = faces_stage.run("personal", _params(project_root, folder, "mtcnn"), paths)
+    assert result.skip_reason == "no images found in data/raw/personal"
+    assert paths.shown(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
 
 
 def test_missing_folder_names_the_path(project_root, tmp_path):

@@ -106,7 +106,9 @@ def run(dataset: str, params: Params, paths: ProjectPaths) -> FacesOutput:
     )
     manifest = write_manifest(faces.rows, paths.manifest(dataset))
     if not listing.records:
-        summary = skipped_summary(dataset, f"no images found in {listing.root}", listing.source)
+        summary = skipped_summary(
+            dataset, f"no images found in {paths.shown(listing.root)}", listing.source
+        )
         log.warning("dataset %s skipped: %s", dataset, summary[SKIP_FIELD])
     elif faces.n_crops == 0:
         raise NoUsableFacesError(
