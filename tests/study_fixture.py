@@ -7,8 +7,11 @@ would, each file through the writer of the stage that owns it:
   ``data/faces/<d>/`` + :data:`facecluster.stages.faces.CROPS`, and
   :func:`~facecluster.stages.faces.write_summary` of
   :func:`~facecluster.stages.faces.summarise` (or the skipped summary the stage writes);
-* embed: :func:`facecluster.stages.embed.write_embeddings`, its metrics JSON and map PNGs at
-  :func:`~facecluster.stages.embed.metrics_path` / :func:`~facecluster.stages.embed.map_path`;
+* embed: :func:`facecluster.stages.embed.write_embeddings` and its metrics JSON at
+  :func:`~facecluster.stages.embed.metrics_path`;
+* maps: the PNGs at :func:`facecluster.stages.maps.map_path`, drawn by the stage's own
+  :func:`~facecluster.report.projection.save_map` from two coordinates of the embeddings
+  (no UMAP: the report only embeds the files);
 * subsets: the stage itself, :func:`facecluster.stages.subsets.run`;
 * sweep: the stage itself, :func:`facecluster.stages.sweep.run` (the real protocol on the
   generated embeddings and the stage's subsets);
@@ -18,9 +21,10 @@ would, each file through the writer of the stage that owns it:
   otto dataset (:data:`SCALE_GRIDS`: up to 150 simulated distractors, HNSW above 100 faces).
 
 A dataset listed in ``skipped`` gets the faces stage's skipped summary, and then the skipped
-forms of the later stages from the stages themselves (``stages.embed.run`` and
-``stages.subsets.run`` on a skipped dataset write the empty embeddings, the placeholder maps
-and the empty subsets, ``stages.sweep.run`` the empty results table).
+forms of the later stages from the stages themselves (``stages.embed.run``,
+``stages.maps.run`` and ``stages.subsets.run`` on a skipped dataset write the empty
+embeddings, the placeholder maps and the empty subsets, ``stages.sweep.run`` the empty
+results table).
 
 A dataset listed in ``low_resolution`` gets face boxes of :data:`LOW_RES_FACE_PX` source
 pixels (the mirror's MUCT crops: 24), so its faces summary's ``face_px_median`` is below the
@@ -61,6 +65,7 @@ from facecluster.paths import ProjectPaths
 from facecluster.report.projection import save_map
 from facecluster.stages import embed as embed_stage
 from facecluster.stages import faces as faces_stage
+from facecluster.stages import maps as maps_stage
 from facecluster.stages import otto as otto_stage
 from facecluster.stages import scale as scale_stage
 from facecluster.stages import subsets as subsets_stage
@@ -393,11 +398,11 @@ def _write_embed_outputs(
             "accuracy_all_pairs": 0.9,
         }
     write_json(embed_stage.metrics_path(paths, dataset, model), info)
-    for method in embed_stage.MAP_METHODS:
+    for method in maps_stage.METHODS:
         save_map(
             emb.X[:, :2],
             emb.labels,
-            embed_stage.map_path(paths, dataset, model, method),
+            maps_stage.map_path(paths, dataset, model, method),
             title=f"{method.upper()}: {dataset} × {model}",
         )
 
@@ -486,7 +491,8 @@ def _skipped_dataset(
     )
     subsets_stage.run(dataset, params, paths)  # the empty subsets of a skipped dataset
     for model in models:
-        embed_stage.run(dataset, model, params, paths)  # empty embeddings, placeholder maps
+        embed_stage.run(dataset, model, params, paths)  # empty embeddings
+        maps_stage.run(params, paths, [(dataset, model)])  # the placeholder maps
         sweep_stage.run(dataset, model, params, paths)  # the empty table of a skipped dataset
 
 

@@ -117,23 +117,6 @@ if info["skip_reason"] is None:
     display(projection.distance_histogram(same, diff, title=f"{dataset} × {model}", threshold=threshold))""",
         [],
     ),
-    (
-        "code",
-        """\
-if info["skip_reason"] is None and not stage.draws_maps(params, dataset):
-    display(Markdown("No 2-D maps: only Table I's reproduction uses this dataset, and it shows none."))
-elif info["skip_reason"] is None:
-    pick = projection.subsample(labels, params.embed.map_max_points, params.seed, dataset, model)
-    display(Markdown(f"## 2-D maps ({len(pick)} faces; the 20 largest identities in colour)"))
-    for method in stage.MAP_METHODS:
-        coords = projection.project(x[pick], method, seed=params.seed,
-                                    n_neighbors=params.embed.umap_neighbors,
-                                    perplexity=params.embed.tsne_perplexity)
-        display(projection.save_map(
-            coords, labels[pick], stage.map_path(paths, dataset, model, method),
-            title=f"{method.upper()}: {dataset} × {model}"))""",
-        [],
-    ),
 ]
 
 SWEEP = [

@@ -36,6 +36,7 @@ STAGE_ARGS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "faces": (("dataset",), "10-faces.ipynb"),
     "weights": (("model",), None),
     "embed": (("dataset", "model"), "20-embed.ipynb"),
+    "maps": ((), None),
     "features": (("dataset",), None),
     "subsets": (("dataset",), None),
     "sweep": (("dataset", "model"), "30-sweep.ipynb"),

@@ -247,12 +247,12 @@ class LightcnnModel(Strict):
 ModelSpec = Annotated[FacenetModel | LightcnnModel, Field(discriminator="kind")]
 
 
-class EmbedSettings(Strict):
-    """What the embed stage's report computes besides the embeddings (maps of the faces)."""
+class MapsSettings(Strict):
+    """The maps stage's 2-D maps (UMAP, t-SNE) of each study pair's embeddings."""
 
     umap_neighbors: int = Field(default=15, ge=2)
     tsne_perplexity: float = Field(default=30.0, gt=0)
-    map_max_points: int = Field(default=3000, ge=10)
+    max_points: int = Field(default=3000, ge=10, description="faces per map (a sample)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,7 +565,7 @@ class Params(Strict):
     detector: DetectorSettings = DetectorSettings()
     crops: CropSettings = CropSettings()
     models: dict[str, ModelSpec]
-    embed: EmbedSettings = EmbedSettings()
+    maps: MapsSettings = MapsSettings()
     sweep: SweepSettings = SweepSettings()
     report: ReportSettings = ReportSettings()
     table_one: TableOneSettings = TableOneSettings()

@@ -36,13 +36,14 @@ def _errors(nb) -> list:
 
 def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch):
     from facecluster.cli import main
+    from facecluster.config import load_params
     from facecluster.paths import ProjectPaths
-    from facecluster.stages import embed, sweep
+    from facecluster.stages import embed, maps, sweep
 
     def stages_main(args):
         return main(["stage", *args])
 
-    root, dataset = sweep_project, "lfw"
+    root, dataset, models = sweep_project, "lfw", ("facenet", "lightcnn")
     monkeypatch.chdir(root)
     # the kernels start in notebooks/, as JupyterLab starts them (DVC starts them in the root:
     # the CI profile); params and data resolve from the project root either way
@@ -50,7 +51,7 @@ def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch):
     cwd.mkdir(exist_ok=True)
     run_notebook = functools.partial(run_notebook, cwd=cwd)
     assert not _errors(run_notebook("10-faces.ipynb", root, f"faces-{dataset}", dataset=dataset))
-    for model in ("facenet", "lightcnn"):
+    for model in models:
         if not any((root / "data" / "models" / model).glob("*")):
             assert stages_main(["weights", model]) == 0
         nb = run_notebook(
@@ -67,11 +68,13 @@ def test_faces_embed_sweep_chain(sweep_project, run_notebook, monkeypatch):
         assert metrics["study_faces"] == len(x)
         v = metrics["verification"]
         assert v["pairs"] == 6000 and v["pairs_scored"] >= 1
-        for method in ("umap", "tsne"):
-            png = embed.map_path(ProjectPaths(root), dataset, model, method)
-            assert png.stat().st_size > 1000
+    # the maps stage's drawing, for this chain's two pairs (one UMAP compilation)
+    maps.run(load_params(root / "params.yaml"), ProjectPaths(root), [(dataset, m) for m in models])
+    for model in models:
+        for method in maps.METHODS:
+            assert maps.map_path(ProjectPaths(root), dataset, model, method).stat().st_size > 1000
     assert stages_main(["subsets", dataset]) == 0
-    for model in ("facenet", "lightcnn"):
+    for model in models:
         nb = run_notebook(
             "30-sweep.ipynb", root, f"sweep-{dataset}-{model}", dataset=dataset, model=model
         )

@@ -39,7 +39,7 @@ def error_of(base: dict, key: str, value: object) -> str:
         "sweep.fraction",
         "execution.n_jobs",
         "execution.detector_batch_size",
-        "embed.tsne_perplexity",
+        "maps.tsne_perplexity",
         "detector.mtcnn.factor",
         "detector.max_side",
         "crops.facenet_size",
@@ -56,7 +56,7 @@ def test_a_boolean_inside_a_list_is_not_a_number(base):
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
-@pytest.mark.parametrize("key", ["embed.tsne_perplexity", "execution.detector_batch_megapixels"])
+@pytest.mark.parametrize("key", ["maps.tsne_perplexity", "execution.detector_batch_megapixels"])
 def test_infinities_and_nan_are_refused_at_load(base, key, value):
     assert "finite number" in error_of(base, key, value)
 

@@ -149,7 +149,7 @@ def test_the_smallest_legend_text_travels_with_the_figure(tmp_path):
     assert inline.legend_px(Figure(), 90) is None  # no legend: nothing to check
     tag = inline.figure_html(fig, alt="curves")
     assert ' data-legend-px="7.50"' in tag and 'alt="curves"' in tag
-    path = inline.save_png(fig, tmp_path / "maps" / "m.png", dpi=110)  # the embed stage's maps
+    path = inline.save_png(fig, tmp_path / "maps" / "m.png", dpi=110)  # the maps stage's maps
     assert inline.png_legend_px(path) == pytest.approx(6 * 110 / 72, abs=0.01)
     assert inline.png_legend_px(inline.figure_png(Figure(), dpi=30)) is None
 

@@ -115,8 +115,8 @@ def test_report_sections(project):
     # links to the stage pages are written whether or not the pages exist (same pipeline)
     assert 'href="faces/personal.html"' in ov.links_html
     assert 'href="sweep/lfw-facenet.html"' in ov.links_html and "not built" not in ov.links_html
-    # maps come from data/embeddings (the skipped dataset's are the embed stage's placeholders)
-    assert "embed/personal-facenet-umap.png" not in report.maps.html  # inlined, not linked
+    # maps come from data/maps (the skipped dataset's are the maps stage's placeholders)
+    assert "maps/personal-facenet-umap.png" not in report.maps.html  # inlined, not linked
     assert report.maps.html.count("data:image/jpeg;base64,") == 4  # 2 datasets × umap, tsne
     notes = report.notes
     assert "**without** replacement" in notes and "**yale**" in notes

@@ -103,13 +103,3 @@ def test_read_embeddings_missing_or_not_npz(tmp_path):
     np.save(tmp_path / "plain.npy", np.zeros((2, 2)))
     with pytest.raises(EmbeddingsError, match="named arrays"):
         read_embeddings(tmp_path / "plain.npy")
-
-
-def test_maps_are_drawn_for_the_study_datasets_only():
-    from facecluster.config import load_params
-    from facecluster.stages.embed import draws_maps
-
-    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
-    assert all(draws_maps(params, d) for d in params.study_datasets())
-    assert params.table_one.datasets  # yale-castiel, lfw-castiel: Table I only, no report
-    assert not any(draws_maps(params, d) for d in params.table_one.datasets)

@@ -1,7 +1,7 @@
 """Figures and images inline in the HTML reports: PNG, JPEG, ``data:`` URIs, ``<img>``.
 
 A figure's smallest legend text (:func:`legend_px`) travels with it: in the PNG text chunk
-``legend_px`` when it is written as a file (:func:`save_png`; the embed stage's maps) and as
+``legend_px`` when it is written as a file (:func:`save_png`; the maps stage's maps) and as
 the ``data-legend-px`` attribute of its ``<img>`` (:func:`img_tag`), so the browser test can
 check the size a reader sees.  No dependency beyond matplotlib and Pillow: the embed stage
 imports this module.

@@ -42,7 +42,7 @@ from facecluster.report import stats as st
 from facecluster.report import table_one as t1
 from facecluster.report import tables as tb
 from facecluster.report.inputs import StudyInputs, low_resolution_note, status_note
-from facecluster.stages import embed as embed_stage
+from facecluster.stages import maps as maps_stage
 from facecluster.sweep.summary import held_out_choices
 
 
@@ -389,14 +389,14 @@ def clusters_section(
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Maps:
-    """LFW verification accuracy of the embeddings and the embed stage's maps (inline HTML)."""
+    """LFW verification accuracy of the embeddings and the maps stage's maps (inline HTML)."""
 
     verification: pd.DataFrame
     html: str
 
 
 def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
-    """Section 5: the embed stage's UMAP / t-SNE PNGs, inline, one block per dataset.
+    """Section 5: the maps stage's UMAP / t-SNE PNGs, inline, one block per dataset.
 
     Only the study's pairs are looked at; a dataset of precomputed vectors has no embed stage,
     hence no maps, and its block says so.
@@ -411,8 +411,8 @@ def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
             continue
         figs = []
         for m in inputs.models_of(d):
-            for kind in embed_stage.MAP_METHODS:
-                png = embed_stage.map_path(paths, d, m, kind)
+            for kind in maps_stage.METHODS:
+                png = maps_stage.map_path(paths, d, m, kind)
                 if png.is_file():
                     figs.append(
                         f'<figure style="display:inline-block;margin:4px">'
@@ -420,7 +420,7 @@ def maps_section(paths: ProjectPaths, inputs: StudyInputs) -> Maps:
                         f"<figcaption>{kind.upper()} · {html.escape(d)} × {html.escape(m)}"
                         "</figcaption></figure>"
                     )
-        body = "".join(figs) or "<p>No embedding maps (the embed stage made none).</p>"
+        body = "".join(figs) or "<p>No embedding maps (the maps stage made none).</p>"
         blocks.append(
             f"<details{' open' if i == 0 else ''}><summary>{html.escape(d)}</summary>"
             f"{body}</details>"

@@ -7,6 +7,8 @@ stage     module                                  outputs
 faces     :mod:`facecluster.stages.faces`         ``data/faces/<d>/`` (manifest, crops, summary)
 weights   :mod:`facecluster.stages.weights`       ``data/models/<m>/``
 embed     :mod:`facecluster.stages.embed`         ``data/embeddings/<d>-<m>.npz``
+maps      :mod:`facecluster.stages.maps`          ``data/maps/<d>-<m>-{umap,tsne}.png`` (every
+                                                  study pair's, in one run)
 features  :mod:`facecluster.stages.features`      ``data/embeddings/<d>-<m>.npz`` of a dataset of
                                                   precomputed vectors (the embed layout)
 subsets   :mod:`facecluster.stages.subsets`       ``data/subsets/<d>.npz``
@@ -33,6 +35,6 @@ lists exactly that closure; ``tests/unit/test_dvc_deps.py`` keeps them equal).
 
 #: The stages, in pipeline order.
 STAGES = (
-    "faces", "weights", "embed", "features", "subsets", "sweep", "table_one", "otto",
+    "faces", "weights", "embed", "maps", "features", "subsets", "sweep", "table_one", "otto",
     "scale", "reproduction", "report",
 )  # fmt: skip

@@ -12,8 +12,8 @@ skipped the dataset, when every array is empty).
 
 Metrics ``data/embeddings/<dataset>-<model>.json`` (:func:`read_metrics`): counts,
 throughput, device, weights hash and, for LFW, the 10-fold verification accuracy on
-pairs.txt.  Maps ``data/embeddings/<dataset>-<model>-{umap,tsne}.png`` (:func:`map_path`),
-drawn by the notebook for the study's datasets (:func:`draws_maps`).  The study report reads these, never the executed notebook.
+pairs.txt.  The study report reads these, never the executed notebook; the 2-D maps of the
+embeddings are the maps stage's (:mod:`facecluster.stages.maps`).
 """
 
 from __future__ import annotations
@@ -83,13 +83,6 @@ def run(dataset: str, model: str, params: Params, paths: ProjectPaths) -> dict[s
         log.warning("dataset %s was skipped by the faces stage: %s", dataset, faces.skip_reason)
         write_skipped(out_path, dataset, model, faces.skip_reason or "")
         info: dict[str, Any] = {"dataset": dataset, "model": model, SKIP_FIELD: faces.skip_reason}
-        from facecluster.report.projection import placeholder_png
-
-        for method in MAP_METHODS if draws_maps(params, dataset) else ():
-            placeholder_png(
-                map_path(paths, dataset, model, method),
-                f"{dataset}: skipped ({faces.skip_reason})",
-            )
     else:
         info = _embed(dataset, model, params, paths)
         spec = params.dataset(dataset)
@@ -183,24 +176,9 @@ def _verify_lfw(dataset: str, model: str, paths: ProjectPaths) -> dict[str, Any]
 # --------------------------------------------------------------------------------------------
 # writers and readers
 # --------------------------------------------------------------------------------------------
-MAP_METHODS = ("umap", "tsne")
-
-
-def draws_maps(params: Params, dataset: str) -> bool:
-    """Whether the stage draws the 2-D maps of ``dataset``: for the study's datasets, which
-    the study report shows; not for those only Table I's reproduction uses (stage
-    ``table-one-embed``), which no report shows (UMAP's compilation alone is ~9 s a stage)."""
-    return dataset in params.study_datasets()
-
-
 def metrics_path(paths: ProjectPaths, dataset: str, model: str) -> Path:
     """The stage's DVC metrics file: ``data/embeddings/<dataset>-<model>.json``."""
     return paths.embeddings(dataset, model).with_suffix(".json")
-
-
-def map_path(paths: ProjectPaths, dataset: str, model: str, method: str) -> Path:
-    """The 2-D map PNG of the embeddings (``method``: umap or tsne)."""
-    return paths.embeddings(dataset, model).with_name(f"{dataset}-{model}-{method}.png")
 
 
 def write_embeddings(path: Path, emb: Embeddings, *, dataset: str, model: str) -> Path:
