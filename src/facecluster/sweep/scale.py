@@ -58,8 +58,8 @@ class ScaleResult:
     :data:`~facecluster.sweep.otto.SCORES` on the labelled faces and ``cluster_s``;
     ``sizes``: one row per (distractors, search) with the search's times, recall and the
     peak memory, ``role`` ``main`` (the lists the grid was scored on) or ``baseline`` (the
-    exact search at ``scale.baseline``); ``check`` / ``check_summary``: the simulation check's distances and
-    per-kind summary; ``facts``: the set, the model and how it was run.
+    exact search at ``scale.baseline``); ``check`` / ``check_summary``: the simulation
+    check's distances and per-kind summary; ``facts``: the set, the model and how it was run.
     """
 
     grid: pd.DataFrame
