@@ -344,3 +344,23 @@ def test_mixture_centres_are_deterministic_and_cover_the_components():
     # projected to the sphere: the two groups stay apart, both are drawn
     signs = np.sign(faces[:, 0])
     assert 0.35 < (signs > 0).mean() < 0.65
+
+
+def test_the_report_lists_a_model_not_run_and_refuses_a_broken_output(tmp_path):
+    """A model whose stage has not run is listed as missing; a folder that ran but lost a
+    table is an error, not a missing model."""
+    from facecluster.paths import ProjectPaths
+    from facecluster.report.scale import scale_section
+    from facecluster.stages import scale as scale_stage
+
+    X, labels = _blobs(n_id=30)
+    settings = ScaleSettings(**{**SCALE, "distractors": [0]})
+    result = run_scale(X, labels, settings, {}, seed=2)
+    result.facts.update(dataset="lfw", model="m")  # what the stage adds
+    paths = ProjectPaths(tmp_path)
+    scale_stage.write_result(paths, "m", result)
+    section = scale_section(["m", "never-ran"], paths)
+    assert set(section.results) == {"m"} and section.missing == ("never-ran",)
+    (scale_stage.out_dir(paths, "m") / "grid.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match="grid.parquet"):
+        scale_section(["m"], paths)

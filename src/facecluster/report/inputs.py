@@ -293,17 +293,20 @@ T = TypeVar("T")
 
 
 def read_per_model(
-    read: Callable[[ProjectPaths, str], T], paths: ProjectPaths, models: Sequence[str]
+    read: Callable[[ProjectPaths, str], T],
+    paths: ProjectPaths,
+    models: Sequence[str],
+    not_run: type[Exception],
 ) -> tuple[dict[str, T], tuple[str, ...]]:
     """``({model: read(paths, model)}, missing)``: the outputs of the models whose stage has
-    run, and, in order, those whose reader raised its stage's not-run error (a
-    :class:`FileNotFoundError`)."""
+    run, and, in order, those whose reader raised ``not_run``, its stage's not-run error (any
+    other error, e.g. a table missing from a folder that ran, propagates)."""
     out: dict[str, T] = {}
     missing = []
     for model in models:
         try:
             out[model] = read(paths, model)
-        except FileNotFoundError:
+        except not_run:
             missing.append(model)
     return out, tuple(missing)
 

@@ -385,7 +385,9 @@ def otto_section(
     timing_k: int,
 ) -> OttoSection:
     """The section from the otto stage's outputs of ``models`` (those that ran)."""
-    results, missing = read_per_model(otto_stage.read_result, paths, models)
+    results, missing = read_per_model(
+        otto_stage.read_result, paths, models, otto_stage.OttoNotRunError
+    )
     if not results:
         return OttoSection(dataset=dataset, missing=missing)
     machines = {m: _machine(r.facts) for m, r in results.items()}

@@ -445,7 +445,9 @@ def _lead(model: str, result: ScaleResult, all_rows: pd.DataFrame) -> str | None
 
 def scale_section(models: Sequence[str], paths: ProjectPaths) -> ScaleSection:
     """The section from the scale stage's outputs of ``models`` (those that ran)."""
-    results, missing = read_per_model(scale_stage.read_result, paths, models)
+    results, missing = read_per_model(
+        scale_stage.read_result, paths, models, scale_stage.ScaleNotRunError
+    )
     if not results:
         return ScaleSection(missing=missing)
     rows = {m: scale_rows(r) for m, r in results.items()}
