@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # Tests and stages find the offline mirror through this variable (see README).
 PYTEST_ARGS ?=
 
-.PHONY: venv repro repro-quick check test test-fast lint format deps clean-venv
+.PHONY: venv repro repro-quick check readme test test-fast lint format deps clean-venv
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ repro-quick: $(STAMP)
 # --against v1.0 --tolerance 1e-4.
 check: $(STAMP)
 	$(BIN)/python -m facecluster check $(CHECK_ARGS)
+
+# The README's headline table from reports/metrics.json (a test fails when they disagree).
+readme: $(STAMP)
+	$(BIN)/python -m facecluster readme
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

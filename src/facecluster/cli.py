@@ -5,11 +5,16 @@
     ``faces D``, ``embed D M``, ``sweep D M``, ``otto M``, ``scale M``, ``report``).
 ``facecluster notebook NAME ITEM…``
     run a stage through its template notebook with papermill (``notebooks/<NN>-<name>.ipynb``
-    → ``reports/<name>/<item>.ipynb``), then render the executed notebook as HTML.
+    → ``reports/<name>/<item>.ipynb``), then render the executed notebook as HTML; the
+    study report is ``reports/study.ipynb``, rendered full-size to ``reports/study.html`` and
+    compact to ``reports/index.html``.
 ``facecluster sweep EMBEDDINGS.npz --out RESULTS.parquet [-S key=value …]``
     the clustering protocol on any embeddings file.
 ``facecluster check [--against REV] [--tolerance T]``
     compare a re-run's ``dvc.lock`` and metrics with the published ones (``make check``).
+``facecluster readme [--check]``
+    write README.md's headline table from the published ``reports/metrics.json`` (``make
+    readme``); with ``--check`` only compare.
 ``facecluster render NOTEBOOK.ipynb [--title T]``
     an executed notebook as a self-contained HTML report.
 
@@ -98,7 +103,7 @@ def _cmd_notebook(args: argparse.Namespace) -> int:
     # kernel starts (and before papermill writes an executed notebook of the failure)
     _check_items(items, _params(args.params))
     paths = ProjectPaths.from_root()
-    stem = "-".join(items.values()) or "index"
+    stem = "-".join(items.values()) or ("study" if args.name == "report" else "index")
     out_dir = paths.reports if args.name == "report" else paths.report_dir(args.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{stem}.ipynb"
@@ -110,10 +115,14 @@ def _cmd_notebook(args: argparse.Namespace) -> int:
     execute_notebook(
         paths.root / "notebooks" / template, out, {**items, "params_path": params_path}
     )
+    if args.name == "report":
+        from facecluster.stages.report import publish
+
+        publish(out)
+        return 0
     from facecluster.report.render import render_html
 
-    titles = {"report": "Face clustering study", "reproduction": "Table I reproduced"}
-    title = titles.get(args.name, f"{args.name}: {stem}")
+    title = "Table I reproduced" if args.name == "reproduction" else f"{args.name}: {stem}"
     html = render_html(out, title=title)
     log.info("wrote %s (%.1f MB)", html, html.stat().st_size / 1e6)
     return 0
@@ -280,6 +289,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(v.reproduced for v in verdicts) else 1
 
 
+def _cmd_readme(args: argparse.Namespace) -> int:
+    from facecluster.paths import find_root
+    from facecluster.report.readme import update_readme
+
+    root = find_root()
+    changed = update_readme(root / "README.md", root / args.metrics, check=args.check)
+    print(f"README.md: headline {'rewritten' if changed else 'up to date'} ({args.metrics})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; add a command with ``sub.add_parser(...)`` and ``set_defaults``."""
     parser = argparse.ArgumentParser(
@@ -347,6 +366,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"largest |difference| of a metrics number still reproduced ({DEFAULT_TOLERANCE:g})",
     )
     check.set_defaults(func=_cmd_check)
+
+    readme = sub.add_parser(
+        "readme", help="write README.md's headline table from the published metrics"
+    )
+    readme.add_argument(
+        "--metrics", default="reports/metrics.json", help="metrics file, relative to the root"
+    )
+    readme.add_argument(
+        "--check", action="store_true", help="write nothing; fail when the README disagrees"
+    )
+    readme.set_defaults(func=_cmd_readme)
 
     render = sub.add_parser("render", help="an executed notebook as self-contained HTML")
     render.add_argument("notebook")

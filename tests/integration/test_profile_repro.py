@@ -26,6 +26,7 @@ import yaml
 
 from facecluster.artifacts import read_metrics_record
 from facecluster.profile import make_profile
+from facecluster.report.compact import BUDGET_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -70,6 +71,8 @@ def test_every_stage_ran_and_wrote_its_report(ci_project):
     assert yale["agglomerative"]["ari_mean"] > 0.8  # Yale is easy: K-based methods near perfect
     assert "muct-published" in metrics  # the features path
     index = (project / "reports" / "index.html").read_text(encoding="utf-8")
+    assert 'class="compact-note"' in index and len(index.encode()) <= BUDGET_BYTES
+    assert (project / "reports" / "study.html").stat().st_size > len(index.encode())
     for anchor in ("headline", "table-one", "curves", "statistics", "otto", "scale", "notes"):
         assert f'id="{anchor}"' in index
     scale = read_metrics_record(project / "reports" / "scale" / "facenet-20170512.json")
@@ -107,7 +110,9 @@ def test_the_readme_worked_example_runs_an_experiment_dvc_shows(ci_project):
     tracked = subprocess.run(["git", "ls-files"], **git).stdout.split()
     assert {"dvc.lock", "params.yaml", "reports/metrics.json"} <= set(tracked)
     assert any(p.startswith("reports/plots/") for p in tracked)
+    assert "reports/index.html" in tracked and "reports/study.html" not in tracked  # compact
     outputs = [p for p in tracked if p.startswith(("data/", "reports/"))]
+    outputs.remove("reports/index.html")
     assert outputs and all(p.endswith((".json", ".csv")) for p in outputs), outputs
     run, show, plots = _worked_example()
     assert run.startswith("dvc exp run -n ") and show.startswith("dvc exp show ")

@@ -24,8 +24,9 @@ import pandas as pd
 import pytest
 
 from facecluster.cluster.registry import ALGORITHMS
+from facecluster.report.compact import BUDGET_BYTES
 from facecluster.report.plots import PLOT_COLUMNS
-from facecluster.report.render import render_html
+from facecluster.stages.report import publish
 from facecluster.stages.sweep import read_results
 from facecluster.sweep.summary import best_scores, blind_choices
 from study_fixture import make_study_project
@@ -50,7 +51,8 @@ METHODS = {
 
 
 def build_report_site(base: Path) -> Path:
-    """Generate the project under ``base``, run the report notebook, render index.html.
+    """Generate the project under ``base``, run the report notebook, render its full-size
+    ``study.html`` and the compact ``index.html`` the browser test opens.
 
     Idempotent within a test session (the browser test reuses the site).
     """
@@ -77,14 +79,14 @@ def build_report_site(base: Path) -> Path:
         mp.delenv("FACECLUSTER_ROOT", raising=False)
         pm.execute_notebook(
             str(NOTEBOOK),
-            str(root / "reports" / "index.ipynb"),
+            str(root / "reports" / "study.ipynb"),
             parameters={"params_path": "params.yaml"},
             cwd=str(root / "notebooks"),  # as JupyterLab starts it: the root is found above
             log_output=False,
             progress_bar=False,
             kernel_name="python3",
         )
-    render_html(root / "reports" / "index.ipynb", title="Face clustering study")
+    publish(root / "reports" / "study.ipynb")
     return root
 
 
@@ -109,7 +111,7 @@ class _Links(HTMLParser):
 
 
 def test_notebook_ran_with_its_parameters(site):
-    nb = nbformat.read(site / "reports" / "index.ipynb", as_version=4)
+    nb = nbformat.read(site / "reports" / "study.ipynb", as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors[0]["evalue"] if errors else ""
     assert nb.metadata.papermill.parameters == {"params_path": "params.yaml"}
@@ -213,3 +215,18 @@ def test_index_html_is_offline_and_linked(site):
     assert f"No galleries for <code>{FEATURE}</code>" in html
     assert "Precomputed vectors" in html
     assert "INFO" not in html and "facecluster.report" not in html  # logs (stderr) dropped
+
+
+def test_the_compact_report_is_the_full_one_with_smaller_images(site):
+    """reports/index.html (committed) is reports/study.html (local) image for image smaller:
+    the same text, tables, links and number of images, under the budget."""
+    full = (site / "reports" / "study.html").read_text(encoding="utf-8")
+    compact = (site / "reports" / "index.html").read_text(encoding="utf-8")
+
+    def text(page: str) -> str:
+        page = re.sub(r'<div class="compact-note".*?</div>', "", page, count=1, flags=re.S)
+        return re.sub(r"<img\b[^>]*>", "<img>", page)
+
+    assert 'class="compact-note"' in compact and 'class="compact-note"' not in full
+    assert text(compact) == text(full)
+    assert len(compact.encode()) <= BUDGET_BYTES and len(compact) < len(full)
