@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # Tests and stages find the offline mirror through this variable (see README).
 PYTEST_ARGS ?=
 
-.PHONY: venv repro repro-quick check readme test test-fast lint format deps clean-venv
+.PHONY: venv repro repro-quick check readme publish test test-fast lint format deps clean-venv
 
 venv: $(STAMP)
 
@@ -40,6 +40,15 @@ check: $(STAMP)
 # The README's headline table from reports/metrics.json (a test fails when they disagree).
 readme: $(STAMP)
 	$(BIN)/python -m facecluster readme
+
+# After `make repro`: stage the published results for a commit (dvc.lock, the metrics and
+# curve files, the compact reports/index.html: what .gitignore lets through) and the README
+# headline written from them; refused while any stage is out of date.
+publish: $(STAMP)
+	@$(BIN)/dvc status --quiet || (echo "publish: the pipeline is not up to date (dvc status): make repro first" >&2 && false)
+	$(BIN)/python -m facecluster readme
+	git add dvc.lock README.md data reports
+	git status --short dvc.lock README.md data reports
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -373,7 +373,8 @@ def _embeddings(
 def _write_embed_outputs(
     paths: ProjectPaths, dataset: str, model: str, emb: embed_stage.Embeddings
 ) -> None:
-    """The embed stage's embeddings file, metrics JSON and maps (first two coordinates)."""
+    """The embed stage's embeddings file and metrics JSON, and the maps stage's maps of them
+    (first two coordinates, no UMAP: fast)."""
     path = paths.embeddings(dataset, model)
     path.parent.mkdir(parents=True, exist_ok=True)
     embed_stage.write_embeddings(path, emb, dataset=dataset, model=model)
