@@ -5,9 +5,9 @@
 fails when the two disagree, and a test runs that check, so the README can never show other
 numbers than the published run.  The table is the study report's headline in brief: per
 dataset × model, each method's best mean ARI over the subsets ± 2σ (the grid point chosen by
-ARI, as in ``reports/index.html``), the best method of a column in bold.  A dataset that was
-skipped (or has no results) is named under the table; before any run is published the block
-says so.
+ARI, as in ``reports/index.html``), the best method of a column in bold (none of a
+low-resolution dataset, which the report does not rank).  A dataset that was skipped (or has
+no results) is named under the table; before any run is published the block says so.
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ def headline_markdown(metrics: Mapping[str, Any]) -> str:
     columns, methods, notes = _cells(metrics)
     if not columns:
         return NO_RUN
-    best = {
+    low = [d for d, by_model in metrics.items() if by_model.get("low_resolution") is True]
+    best = {  # the report ranks no low-resolution dataset: no bold there either
         col: max(v["ari_mean"] for v in metrics[col[0]][col[1]].values() if isinstance(v, dict))
         for col in columns
+        if col[0] not in low
     }
     head = ["method", *(f"{d} · {m}" for d, m in columns)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * len(columns)]
@@ -74,13 +76,12 @@ def headline_markdown(metrics: Mapping[str, Any]) -> str:
                 row.append("–")
                 continue
             text = f"{v['ari_mean']:.3f} ± {v['ari_2std']:.3f}"
-            row.append(f"**{text}**" if v["ari_mean"] == best[(dataset, model)] else text)
+            row.append(f"**{text}**" if v["ari_mean"] == best.get((dataset, model)) else text)
         lines.append("| " + " | ".join(row) + " |")
-    low = [d for d, by_model in metrics.items() if by_model.get("low_resolution") is True]
     lines += [
         "",
         "Best mean ARI over the subsets ± 2σ per method (the grid point chosen by ARI), the "
-        "best of each column in bold; pairwise and BCubed F1 are in `reports/metrics.json` and "
+        "best of each ranked column in bold; pairwise and BCubed F1 are in `reports/metrics.json` and "
         "the report.",
     ]
     if low:
