@@ -21,6 +21,7 @@ from pathlib import Path
 from facecluster.config import Params
 from facecluster.paths import ProjectPaths
 from facecluster.report.compact import Compacted, write_compact
+from facecluster.report.render import render_html
 from facecluster.report.study import StudyReport, build_study_report
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,6 @@ def run(params: Params, paths: ProjectPaths, *, galleries: bool = True) -> Study
 def publish(notebook: str | Path) -> Compacted:
     """Render the executed report notebook: its full-size HTML beside it
     (``reports/study.html``) and the compact copy ``reports/index.html``."""
-    from facecluster.report.render import render_html
-
     notebook = Path(notebook)
     full = render_html(notebook, title=TITLE)
     compact = write_compact(full, notebook.with_name(COMPACT_NAME))
