@@ -18,9 +18,9 @@ def test_the_quick_profile_is_the_study_with_its_keys_replaced(tmp_path):
     out = make_profile(ROOT, "quick", tmp_path / "quick")
     params = load_params(out / "params.yaml")
     study = load_params(ROOT / "params.yaml")
-    assert params.sweep.n_subsets == 3 and study.sweep.n_subsets == 30
-    assert params.dataset("lfw").max_images == 600
-    assert params.table_one.sweeps["casia-lfw"].n_subsets == 3
+    assert params.sweep.n_subsets == 2 and study.sweep.n_subsets == 30
+    assert params.dataset("lfw").max_images == 250
+    assert params.table_one.sweeps["casia-lfw"].n_subsets == 2
     assert params.study == study.study  # the same datasets and models: the same report
     assert params.table_one.sweeps.keys() == study.table_one.sweeps.keys()
     personal = params.dataset("personal").path
