@@ -59,7 +59,7 @@ PHOTO_STEPS: tuple[PhotoStep, ...] = (
 BANNER = (
     '<div class="compact-note" style="border:1px solid #ccc;background:#fafafa;padding:6px 10px;'
     'margin:8px 0;font-size:13px">This is the <b>compact</b> copy of the study report that '
-    "the repository holds: photos are downsampled thumbnails ({photos}), figures reduced to a "
+    "the repository holds: photos re-encoded smaller ({photos}), figures reduced to a "
     "256-colour palette; every number and table is the full report's. The full-size report "
     "(<code>reports/study.html</code>) and the stage reports it links to are written by "
     "<code>dvc repro</code>.</div>"
