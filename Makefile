@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # Tests and stages find the offline mirror through this variable (see README).
 PYTEST_ARGS ?=
 
-.PHONY: venv repro repro-quick check readme publish test test-fast lint format deps clean-venv
+.PHONY: venv repro repro-timed repro-quick check readme publish test test-fast lint format deps clean-venv
 
 venv: $(STAMP)
 
@@ -23,6 +23,16 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 
 repro: $(STAMP)
 	$(BIN)/dvc repro $(DVC_ARGS)
+
+# `make repro` measured: every line of dvc repro's output timestamped (.artifacts/repro.log),
+# /usr/bin/time -v's figures (.artifacts/repro.time), then each stage's wall seconds.
+repro-timed: SHELL := /bin/bash
+repro-timed: $(STAMP)
+	@mkdir -p .artifacts
+	set -o pipefail; /usr/bin/time -v -o .artifacts/repro.time $(BIN)/dvc repro $(DVC_ARGS) 2>&1 \
+	  | while IFS= read -r line; do printf '%s %s\n' "$$(date +%H:%M:%S)" "$$line"; done \
+	  | tee .artifacts/repro.log
+	$(BIN)/python tools/stage_times.py .artifacts/repro.log --stages
 
 # The whole pipeline on a slice (profiles/quick.yaml) in quick/, sharing the DVC cache; its
 # stages run the copy's sources (PYTHONPATH), the ones its dvc.lock hashes, not the checkout's.
