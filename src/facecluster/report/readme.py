@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from facecluster.artifacts import read_json
 from facecluster.errors import UserError
 from facecluster.integrity import atomic_path
 
@@ -62,7 +63,7 @@ def headline_markdown(metrics: Mapping[str, Any]) -> str:
         return NO_RUN
     low = [d for d, by_model in metrics.items() if by_model.get("low_resolution") is True]
     best = {  # the report ranks no low-resolution dataset: no bold there either
-        col: max(v["ari_mean"] for v in metrics[col[0]][col[1]].values() if isinstance(v, dict))
+        col: max(v["ari_mean"] for v in metrics[col[0]][col[1]].values() if isinstance(v, Mapping))
         for col in columns
         if col[0] not in low
     }
@@ -96,9 +97,11 @@ def read_published(metrics_path: Path) -> dict[str, Any] | None:
     if not metrics_path.is_file():
         return None
     try:
-        return json.loads(metrics_path.read_text(encoding="utf-8"))
+        return read_json(metrics_path)
     except json.JSONDecodeError as exc:
         raise UserError(f"{metrics_path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    except ValueError as exc:  # JSON, but not an object
+        raise UserError(str(exc)) from None
 
 
 def expected_block(metrics_path: Path) -> str:
