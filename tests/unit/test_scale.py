@@ -6,6 +6,7 @@ and the scale protocol and stage (:mod:`facecluster.sweep.scale`,
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -228,6 +229,12 @@ def test_fitted_slope_and_peak_memory():
         base = PeakMemory.rss_bytes()
         block = np.ones(300 * 2**20 // 8)  # 300 MiB, touched
         block[::512] += 1
+        # Hold the block until the watcher has sampled it (or 10 s pass): on a loaded
+        # machine the thread may not run while the block is alive, and that is a timing
+        # accident, not the watcher missing a peak (CI failed once this way).
+        deadline = time.monotonic() + 10
+        while mem.peak_bytes < base + 250 * 2**20 and time.monotonic() < deadline:
+            time.sleep(mem.interval)
         del block
     assert mem.peak_bytes >= base + 250 * 2**20
 
