@@ -5,7 +5,10 @@
 Needs the faces and weights stages' outputs (data/faces/<dataset>, data/models/<model>).
 Prints images/s of (a) the bare ``module(x)`` on pre-made input tensors and (b) the embed
 stage's own loop (DataLoader over the memory-mapped crops + preprocessing + forward +
-L2-normalisation), and their ratio (target ≥ 0.8).
+L2-normalisation), and their ratio (target ≥ 0.8); then (c) the bare forward in the
+contiguous NCHW layout the stage used before it kept module and inputs channels-last, its
+speed ratio and the largest difference of the L2-normalised embeddings (issue 16: ≥ 1.5×
+overall, equal within 1e-5).
 """
 
 from __future__ import annotations
@@ -46,15 +49,14 @@ def main() -> None:
         rows = rows[: args.limit]
     crops = read_crops(paths, args.dataset, emb.crop_family)
     bs = params.execution.embed_batch_size
-    inputs = [
-        emb.preprocess(np.asarray(crops[rows[i : i + bs]])).to(emb.device)
-        for i in range(0, len(rows), bs)
-    ]
+    inputs = [emb.inputs(np.asarray(crops[rows[i : i + bs]])) for i in range(0, len(rows), bs)]
 
     @torch.inference_mode()
-    def bare() -> None:
-        for x in inputs:
-            emb.module(x)
+    def bare(layout: torch.memory_format = torch.channels_last) -> np.ndarray:
+        emb.module.to(memory_format=layout)
+        out = [emb.module(x.contiguous(memory_format=layout)) for x in inputs]
+        emb.module.to(memory_format=torch.channels_last)
+        return torch.nn.functional.normalize(torch.cat(out).float(), dim=1).cpu().numpy()
 
     def stage() -> None:
         embed_batches(
@@ -78,6 +80,22 @@ def main() -> None:
     print(f"bare forward : {ips_bare:8.1f} images/s")
     print(f"embed stage  : {ips_stage:8.1f} images/s")
     print(f"ratio        : {ips_stage / ips_bare:8.3f}  (target >= 0.8)")
+
+    nchw = torch.contiguous_format
+    bare(nchw)  # warm-up
+    t_nchw, t_last = [], []
+    for _ in range(args.repeats):  # interleaved, best of N
+        t0 = time.perf_counter()
+        z_nchw = bare(nchw)
+        t_nchw.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        z_last = bare()
+        t_last.append(time.perf_counter() - t0)
+    ips_nchw, ips_last = n / min(t_nchw), n / min(t_last)
+    print(f"bare NCHW    : {ips_nchw:8.1f} images/s  (the layout before)")
+    print(f"bare NHWC    : {ips_last:8.1f} images/s  (channels-last, the stage's)")
+    print(f"layout ratio : {ips_last / ips_nchw:8.3f}")
+    print(f"max |dz|     : {np.abs(z_last - z_nchw).max():.2e}  (L2-normalised embeddings)")
 
 
 if __name__ == "__main__":

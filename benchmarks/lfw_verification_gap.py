@@ -60,7 +60,7 @@ def sandberg_crop(path: str, box: np.ndarray, size: int = 160) -> np.ndarray:
 def embed(embedder, crops: np.ndarray, batch: int = 64) -> np.ndarray:
     out = []
     for i in range(0, len(crops), batch):
-        x = embedder.preprocess(np.ascontiguousarray(crops[i : i + batch])).to(embedder.device)
+        x = embedder.inputs(np.ascontiguousarray(crops[i : i + batch]))
         z = embedder.module(x)
         out.append(torch.nn.functional.normalize(z, dim=1).cpu().numpy())
     return np.concatenate(out).astype(np.float64)

@@ -386,10 +386,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Optional plug-ins that a stage process imports without using, blocked by :func:`main`.
+#: ``rfc3987_syntax``: jsonschema's format checkers import it when present (through
+#: nbformat's validator, under papermill and nbconvert) and it builds a lark grammar on
+#: import, ~1.1 s of every notebook stage; it checks only the "iri" formats, which no
+#: notebook schema uses (``benchmarks/stage_overhead.py`` measures it).
+UNUSED_PLUGINS = ("rfc3987_syntax",)
+
+
+def block_unused_plugins() -> None:
+    """Make :data:`UNUSED_PLUGINS` unimportable in this process (unless already imported)."""
+    for name in UNUSED_PLUGINS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # import -> ImportError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``facecluster`` console script; returns the exit status."""
     from facecluster.log import setup_logging
 
+    block_unused_plugins()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

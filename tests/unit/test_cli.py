@@ -172,3 +172,30 @@ def test_cli_stage_user_errors_are_one_line(project, capsys, monkeypatch, args, 
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert message in err and "Traceback" not in err
+
+
+def test_the_command_blocks_unused_plugins_and_notebooks_still_validate():
+    """:func:`block_unused_plugins` (what ``main`` does first): jsonschema's optional IRI
+    plug-in cannot be imported, and nbformat still validates a template notebook.  In a
+    fresh interpreter: ``main`` run in this process has blocked it here already."""
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import importlib.util\n"
+        "from facecluster.cli import UNUSED_PLUGINS, block_unused_plugins\n"
+        "print(all(importlib.util.find_spec(n) is not None for n in UNUSED_PLUGINS))\n"
+        "block_unused_plugins()\n"
+        "import nbformat, papermill\n"
+        f"nb = nbformat.read({str(root / 'notebooks' / '30-sweep.ipynb')!r}, as_version=4)\n"
+        "nbformat.validate(nb)\n"
+        "for name in UNUSED_PLUGINS:\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "    except ImportError:\n"
+        "        print('blocked', name)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    installed, *blocked = done.stdout.splitlines()
+    if installed != "True":
+        pytest.skip("rfc3987_syntax is not installed: nothing to block")
+    assert blocked == ["blocked rfc3987_syntax"]

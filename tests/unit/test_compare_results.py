@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location(
-    "compare_results", ROOT / "tools" / "compare_results.py"
-)
-assert spec is not None and spec.loader is not None
-compare_results = importlib.util.module_from_spec(spec)
-sys.modules["compare_results"] = compare_results
-spec.loader.exec_module(compare_results)
+from project_tools import load_tool
+
+compare_results = load_tool("compare_results")
 
 
 def _run(root: Path, *, ari_shift: float = 0.0, runtime: float = 1.0, subsets: int = 3) -> Path:

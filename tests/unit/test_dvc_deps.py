@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,20 +18,12 @@ import yaml
 from facecluster.cli import STAGE_ARGS
 from facecluster.config import ExecutionSettings, load_params
 from facecluster.stages import STAGES
+from project_tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location("stage_deps", ROOT / "tools" / "stage_deps.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stage_deps"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-TOOL = _tool()
+TOOL = load_tool("stage_deps")
 DVC = TOOL.dvc_stages(ROOT)
 
 

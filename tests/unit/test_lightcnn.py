@@ -382,3 +382,29 @@ def test_lightcnn_v4_real_face_embeddings(real_v4: tuple[Path, float]) -> None:
     # same person well above different people, even with this crude (unaligned) crop
     assert cos[0, 1] > 0.5 and cos[2, 3] > 0.5
     assert max(cos[0, 2], cos[0, 3], cos[1, 2], cos[1, 3]) < 0.3
+
+
+def test_embedder_runs_channels_last_and_equals_the_contiguous_layout(tmp_path: Path) -> None:
+    """load_embedder keeps the network channels-last and ``inputs`` hands it channels-last
+    batches (oneDNN's fast path); the embeddings equal the NCHW forward within 1e-5."""
+    from facecluster.config import LightcnnModel
+    from facecluster.embed.extract import embed_batches, make_loader
+    from facecluster.embed.models import load_embedder
+
+    path = save_official(_random_model("v4", seed=7), tmp_path / "v4.pth.tar", "v4")
+    embedder = load_embedder("lightcnn", LightcnnModel(kind="lightcnn", variant="v4"), path, "x")
+    last = torch.channels_last
+    convs = [p for p in embedder.module.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=last) for p in convs)
+    crops = np.random.default_rng(0).integers(0, 256, (5, 128, 128, 3), dtype=np.uint8)
+    assert embedder.inputs(crops).is_contiguous(memory_format=last)
+
+    got = embed_batches(embedder, make_loader(crops, np.arange(5), batch_size=2), progress=False)
+    with torch.inference_mode():
+        x = embedder.preprocess(crops).contiguous()
+        ref = torch.nn.functional.normalize(
+            embedder.module.to(memory_format=torch.contiguous_format)(x), dim=1
+        ).numpy()
+    assert got.shape == (5, 256) and got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)

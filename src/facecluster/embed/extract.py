@@ -59,7 +59,7 @@ def embed_batches(
     for batch in tqdm(
         loader, desc=desc or f"embed {embedder.name}", unit="batch", disable=not progress
     ):
-        x = embedder.preprocess(batch).to(embedder.device, non_blocking=True)
+        x = embedder.inputs(batch)
         feats = embedder.module(x)
         feats = torch.nn.functional.normalize(feats.float(), dim=1)
         out.append(feats.cpu().numpy().astype(np.float32, copy=False))
